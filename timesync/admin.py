@@ -1,0 +1,88 @@
+"""The Django admin, for support staff (users with is_staff)."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from timesync.models import CostCode, Invitation, Membership, Organization, Project, Shift, User, Worker
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_active", "is_staff", "date_joined"]
+    search_fields = ["email", "full_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "full_name"]}),
+        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]}),
+    ]
+    filter_horizontal = ["groups"]
+    list_filter = ["is_active", "is_staff"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+    filter_horizontal = ["assigned_projects"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "time_zone", "created_at"]
+    search_fields = ["name", "slug"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "is_active"]
+    list_filter = ["role", "is_active", "organization"]
+    search_fields = ["user__email", "organization__name"]
+    raw_id_fields = ["user", "organization"]
+    filter_horizontal = ["assigned_projects"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "organization", "role", "created_at", "expires_at", "accepted_at",
+                    "revoked_at"]
+    list_filter = ["organization", "role"]
+    search_fields = ["email"]
+    readonly_fields = ["token_hash"]
+
+
+@admin.register(Project)
+class ProjectAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "code", "organization", "time_zone", "is_active"]
+    list_filter = ["organization", "is_active"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(Worker)
+class WorkerAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "employee_number", "email", "organization", "is_active"]
+    list_filter = ["organization", "is_active"]
+    search_fields = ["name", "employee_number", "email"]
+
+
+@admin.register(CostCode)
+class CostCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "organization", "is_active"]
+    list_filter = ["organization", "is_active"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Shift)
+class ShiftAdmin(SimpleHistoryAdmin):
+    list_display = ["id", "worker", "project", "work_date", "start", "end", "paid_hours",
+                    "approval_state", "version", "deleted_at"]
+    list_filter = ["organization", "approval_state", "time_type"]
+    search_fields = ["worker__name", "project__name"]
+    raw_id_fields = ["worker", "project", "cost_code", "decided_by", "created_by", "deleted_by"]
+    readonly_fields = ["work_date", "paid_seconds", "version"]
+    date_hierarchy = "work_date"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TimesyncConfig(AppConfig):
+    name = "timesync"
+    verbose_name = "Timesync"

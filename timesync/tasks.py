@@ -1,0 +1,28 @@
+"""Celery tasks: thin. They load ids and call a service or send a message."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+
+from timesync.models import Invitation
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
+def send_invitation_email(*, invitation_id: int, accept_url: str) -> None:
+    invitation = (
+        Invitation.objects.select_related("organization", "invited_by")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if invitation is None or not invitation.is_open:
+        return  # revoked or replaced before the email went out: nothing to send
+    context = {"invitation": invitation, "accept_url": accept_url}
+    send_mail(
+        subject=f"You're invited to {invitation.organization.name} on Timesync",
+        message=render_to_string("emails/invitation.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[invitation.email],
+    )

@@ -1,0 +1,64 @@
+"""The time rules: which day a shift belongs to and how many hours it pays.
+
+- A shift's work date is the local calendar date of its start in the project's time zone (the
+  organization's when the project has none): an overnight shift belongs to the day it started.
+- Paid time is the real elapsed time from start to end, less unpaid breaks. It is computed in
+  UTC: Python subtracts two datetimes sharing one tzinfo on the wall clock, which would turn a
+  DST night's 9 hours into 8 or 10.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+SECONDS_PER_HOUR = Decimal(3600)
+HOURS_QUANTUM = Decimal("0.01")
+# Longer than any real shift, short enough to catch a date typed a day off.
+MAX_SHIFT_LENGTH = timedelta(hours=24)
+
+
+class LocalTimeError(ValueError):
+    """A wall-clock time that a DST change makes missing or ambiguous."""
+
+
+def work_date(start: datetime, time_zone: str) -> date:
+    if start.tzinfo is None:
+        raise ValueError("start must be an aware datetime")
+    return start.astimezone(ZoneInfo(time_zone)).date()
+
+
+def paid_seconds(start: datetime, end: datetime, break_minutes: int) -> int:
+    """Elapsed seconds from start to end less the unpaid break, never below zero."""
+    elapsed = end.astimezone(UTC) - start.astimezone(UTC)
+    return max(0, int(elapsed.total_seconds()) - break_minutes * 60)
+
+
+def hours(seconds: int) -> Decimal:
+    """Seconds as decimal hours, to the hundredth (what payroll systems take)."""
+    return (Decimal(seconds) / SECONDS_PER_HOUR).quantize(HOURS_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def localize(naive: datetime, time_zone: str) -> datetime:
+    """Attach a time zone to a wall-clock time, refusing the ones a DST change makes unclear.
+
+    A time in the spring-forward gap never happened; one in the fall-back hour happened twice.
+    Guessing either would move paid hours, so the caller must give a UTC offset instead.
+    """
+    if naive.tzinfo is not None:
+        return naive
+    zone = ZoneInfo(time_zone)
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    round_trip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    if round_trip != naive:
+        raise LocalTimeError(
+            f"{naive:%Y-%m-%d %H:%M} does not exist in {time_zone} (clocks moved forward); "
+            "give the time with its UTC offset."
+        )
+    raise LocalTimeError(
+        f"{naive:%Y-%m-%d %H:%M} happens twice in {time_zone} (clocks moved back); "
+        "give the time with its UTC offset."
+    )
