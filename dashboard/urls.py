@@ -1,1 +1,26 @@
-urlpatterns = []
+from django.urls import include, path
+
+from dashboard import views
+
+organization_patterns = [
+    path("", views.organization_home, name="organization_home"),
+    path("settings/", views.organization_settings, name="organization_settings"),
+    path("members/", views.members, name="members"),
+    path("members/<int:membership_id>/", views.member_edit, name="member_edit"),
+    path("members/<int:membership_id>/active/", views.member_set_active,
+         name="member_set_active"),
+    path("invitations/<int:invitation_id>/revoke/", views.invitation_revoke,
+         name="invitation_revoke"),
+    path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
+    path("shifts/<int:shift_id>/", views.shift_detail, name="shift_detail"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("favicon.ico", views.favicon),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("signup/", views.sign_up, name="sign_up"),
+    path("organizations/new/", views.organization_new, name="organization_new"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("o/<slug:organization_slug>/", include(organization_patterns)),
+]

@@ -4,7 +4,16 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from timesync.models import CostCode, Invitation, Membership, Organization, Project, Shift, User, Worker
+from timesync.models import (
+    CostCode,
+    Invitation,
+    Membership,
+    Organization,
+    Project,
+    Shift,
+    User,
+    Worker,
+)
 
 
 @admin.register(User)

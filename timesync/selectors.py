@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from timesync import roles
+from timesync import roles, time_rules
 from timesync.models import (
     CostCode,
     Invitation,
@@ -155,7 +156,8 @@ class ShiftChange:
     changes: list[FieldChange]
 
 
-_HISTORY_HIDDEN = {"organization", "created_by", "created_at", "deleted_by"}
+# Bookkeeping a reader does not need per change (the version is in each entry's heading).
+_HISTORY_HIDDEN = {"organization", "created_by", "created_at", "deleted_by", "version"}
 
 
 def shift_history(*, shift: Shift) -> list[ShiftChange]:
@@ -164,6 +166,7 @@ def shift_history(*, shift: Shift) -> list[ShiftChange]:
         shift.history.select_related("history_user").order_by("-history_date", "-history_id")
     )
     labels = {f.name: str(f.verbose_name) for f in Shift._meta.get_fields() if f.concrete}
+    zone = ZoneInfo(shift.project.effective_time_zone)
     entries = []
     for newer, older in zip(records, [*records[1:], None], strict=True):
         kind = {"+": "created", "~": "changed", "-": "removed"}[newer.history_type]
@@ -173,12 +176,19 @@ def shift_history(*, shift: Shift) -> list[ShiftChange]:
             for change in delta.changes:
                 if change.field in _HISTORY_HIDDEN:
                     continue
+                if change.field == "paid_seconds":
+                    changes.append(FieldChange(
+                        field="paid_hours", label="paid hours",
+                        before=_display(_hours(change.old), zone),
+                        after=_display(_hours(change.new), zone),
+                    ))
+                    continue
                 changes.append(
                     FieldChange(
                         field=change.field,
                         label=labels.get(change.field, change.field),
-                        before=_display(change.old),
-                        after=_display(change.new),
+                        before=_display(change.old, zone),
+                        after=_display(change.new, zone),
                     )
                 )
             if newer.deleted_at and not older.deleted_at:
@@ -196,9 +206,14 @@ def shift_history(*, shift: Shift) -> list[ShiftChange]:
     return entries
 
 
-def _display(value: object) -> str:
-    if value is None or value == "":
+def _hours(seconds: int | None) -> object:
+    return None if seconds is None else time_rules.hours(seconds)
+
+
+def _display(value: object, zone: ZoneInfo) -> str:
+    # A cleared foreign key comes back from simple-history as a placeholder without a pk.
+    if value is None or value == "" or getattr(value, "pk", True) is None:
         return "—"
     if isinstance(value, datetime):
-        return value.isoformat(timespec="minutes")
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     return str(value)

@@ -1,0 +1,46 @@
+# Timesync: `make run` (the demo on SQLite, nothing else needed) and `make test` (the suite on
+# PostgreSQL and Redis). Both build the virtualenv on first use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The test suite's services: local standard ports unless given.
+TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/timesync)
+TEST_REDIS_URL := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
+
+.PHONY: run test lint check-deploy bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+.env:
+	$(PY) -m config.devenv > .env
+	@echo "Wrote .env with development settings and fresh secrets (not committed)."
+
+run: $(VENV)/.installed .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(PY) manage.py run_local --addrport $(HOST):$(PORT)
+
+# Tests ignore .env and run with production-like settings (DEBUG off) and throwaway secrets.
+test: export DJANGO_READ_DOT_ENV_FILE = false
+test: export DATABASE_URL = $(TEST_DATABASE_URL)
+test: export CELERY_BROKER_URL = $(TEST_REDIS_URL)
+test: export REDIS_URL = $(TEST_REDIS_URL)
+test: export DEBUG = false
+test: $(VENV)/.installed
+	$(PY) -m tests.services_check
+	$(VENV)/bin/ruff check .
+	eval "$$($(PY) -m config.devenv --test)" && $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache

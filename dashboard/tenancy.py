@@ -1,0 +1,33 @@
+"""Organization scoping for pages: the URL names the organization; the caller must be an
+active member of it, else 404."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+
+from timesync import selectors
+
+View = Callable[..., HttpResponse]
+LAST_ORGANIZATION_KEY = "last_organization_slug"
+
+
+def organization_view(view: View) -> View:
+    """Sets request.membership and request.organization from the `organization_slug` kwarg."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, organization_slug: str, *args: Any, **kwargs: Any):
+        membership = selectors.membership_for_slug(
+            user=request.user, organization_slug=organization_slug
+        )
+        request.membership = membership
+        request.organization = membership.organization
+        request.session[LAST_ORGANIZATION_KEY] = organization_slug
+        return view(request, *args, **kwargs)
+
+    return wrapper
