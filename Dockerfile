@@ -42,12 +42,11 @@ COPY . .
 # source unreadable for the app user.
 # Settings require SECRET_KEY and CREDENTIALS_ENCRYPTION_KEYS even for collectstatic. Both
 # values below exist only for this command (they are not ENV, so no container ever sees them):
-# the Fernet key was generated solely to let collectstatic import the settings, encrypts
-# nothing and must never be used at run time. STATIC_ROOT is var/staticfiles; whitenoise
-# serves it.
+# a throwaway key made on the spot lets collectstatic import the settings and encrypts nothing.
+# STATIC_ROOT is var/staticfiles; whitenoise serves it.
 RUN chmod -R a+rX,go-w /app \
     && SECRET_KEY=collectstatic-build-only \
-       CREDENTIALS_ENCRYPTION_KEYS=c470uTMK8PYREkLRiL5CD9YPV9LJ2x54PUpp24EfUMU= \
+       CREDENTIALS_ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
        python manage.py collectstatic --noinput
 
 USER 10001:10001

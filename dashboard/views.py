@@ -256,7 +256,10 @@ def shift_detail(request: HttpRequest, shift_id: int) -> HttpResponse:
     form = forms.DecisionForm(request.POST or None)
     if request.method == "POST":
         if not form.is_valid():
-            raise ValidationError("Choose approve or reject.")
+            messages.error(request, "Choose approve or reject (a reason has 500 characters "
+                                    "at most).")
+            return redirect("shift_detail", organization_slug=request.organization.slug,
+                            shift_id=shift.pk)
         try:
             services.shift_decide(
                 actor=request.membership, shift=shift,

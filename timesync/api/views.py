@@ -104,6 +104,7 @@ LIST_FILTERS = [
 class ProjectViewSet(ReferenceDataViewSet):
     model = Project
     serializer_class = s.ProjectSerializer
+    lookup_url_kwarg = "project_id"
     search_fields = ("name", "code")
 
     def scoped(self) -> QuerySet:
@@ -121,6 +122,7 @@ class ProjectViewSet(ReferenceDataViewSet):
 class WorkerViewSet(ReferenceDataViewSet):
     model = Worker
     serializer_class = s.WorkerSerializer
+    lookup_url_kwarg = "worker_id"
     search_fields = ("name", "employee_number", "email")
 
     def scoped(self) -> QuerySet:
@@ -138,6 +140,7 @@ class WorkerViewSet(ReferenceDataViewSet):
 class CostCodeViewSet(ReferenceDataViewSet):
     model = CostCode
     serializer_class = s.CostCodeSerializer
+    lookup_url_kwarg = "cost_code_id"
     search_fields = ("code", "name")
 
     def scoped(self) -> QuerySet:
@@ -169,6 +172,7 @@ SHIFT_FILTERS = [
 @extend_schema(parameters=[ORGANIZATION_SLUG], tags=["shifts"])
 class ShiftViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     serializer_class = s.ShiftSerializer
+    lookup_url_kwarg = "shift_id"
 
     def get_queryset(self) -> QuerySet[Shift]:
         if self._fake():
