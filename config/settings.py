@@ -188,6 +188,8 @@ _BROKER_DIR = VAR_DIR / "broker"
 # delay and every task must stay well under it.
 CELERY_VISIBILITY_TIMEOUT = 60 * 60
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _folder in ("queue", "processed"):
+        (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),

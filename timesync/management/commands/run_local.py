@@ -1,0 +1,59 @@
+"""Run the product locally: the web server and a real Celery worker (with beat), together.
+
+`make run` calls this after migrating and loading the demo. On the embedded default the broker
+is kombu's filesystem transport (folders under var/broker), so nothing else needs to run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the web server and a Celery worker (with beat) until Ctrl+C."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--addrport", default="127.0.0.1:8000")
+        parser.add_argument("--noreload", action="store_true",
+                            help="Do not restart the web server when code changes.")
+
+    def handle(self, *args: Any, addrport: str, noreload: bool, **options: Any) -> None:
+        # With the autoreloader this command runs twice: a watcher process and the server it
+        # restarts (RUN_MAIN set). Only the watcher owns the worker, so there is exactly one.
+        if os.environ.get("RUN_MAIN") == "true":
+            call_command("runserver", addrport, use_reloader=True)
+            return
+        # WhiteNoise warns at every start when STATIC_ROOT is missing, even in DEBUG.
+        settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+        worker = self._start_worker()
+        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+        self.stdout.write(self.style.SUCCESS(
+            f"\nTimesync is running at http://{host}/  (API docs: http://{host}/api/docs/)\n"
+            f"Celery worker pid {worker.pid}, broker {settings.CELERY_BROKER_URL}. "
+            "Ctrl+C stops both.\n"
+        ))
+        try:
+            call_command("runserver", addrport, use_reloader=not noreload)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+    def _start_worker(self) -> subprocess.Popen[bytes]:
+        schedule = settings.VAR_DIR / "celerybeat-schedule"
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "--loglevel", "INFO", "--concurrency", "2",
+                "--beat", "--schedule", str(schedule),
+            ],
+        )
