@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -108,11 +109,16 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 # --- Inside an organization -----------------------------------------------------------------
 
 
-def _week_of(request: HttpRequest) -> date:
+def _requested_day(request: HttpRequest, parameter: str, time_zone: str) -> date:
+    """The day asked for in the query string, else today where the work happens."""
     try:
-        day = date.fromisoformat(request.GET.get("week", ""))
+        return date.fromisoformat(request.GET.get(parameter, ""))
     except ValueError:
-        day = timezone.localdate()
+        return timezone.localdate(timezone=ZoneInfo(time_zone))
+
+
+def _week_of(request: HttpRequest) -> date:
+    day = _requested_day(request, "week", request.organization.time_zone)
     return day - timedelta(days=day.weekday())
 
 
@@ -233,10 +239,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
 @organization_view
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
     project = selectors.project_get(membership=request.membership, project_id=project_id)
-    try:
-        day = date.fromisoformat(request.GET.get("date", ""))
-    except ValueError:
-        day = timezone.localdate()
+    day = _requested_day(request, "date", project.effective_time_zone)
     shifts = selectors.shift_list(membership=request.membership, project_id=project.pk,
                                   work_date=day)
     return render(request, "dashboard/project_detail.html", {

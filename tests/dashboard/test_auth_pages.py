@@ -10,7 +10,7 @@ from django.test import Client
 
 from tests import factories
 from tests.dashboard.helpers import PASSWORD, link_in, visible_text
-from timesync.models import Invitation, Role
+from timesync.models import Invitation, Role, User
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,7 @@ def test_signing_in_works_with_the_email_typed_as_at_sign_up(client):
         "password": "Tilt-up walls 2026!",
     })
     client.post("/accounts/logout/")
+    assert User.objects.filter(email__iexact="Cora.Capital@Example.com").exists()
 
     response = sign_in(client, "Cora.Capital@Example.com", "Tilt-up walls 2026!")
 
