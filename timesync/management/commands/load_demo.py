@@ -342,9 +342,7 @@ class OrganizationLoader:
 
     # --- Schedule ----------------------------------------------------------------------------
 
-    def _crews(
-        self, workers: list[Worker], projects: dict[str, Project], cost_codes: list[CostCode]
-    ) -> list[Crew]:
+    def _crews(self, workers: list[Worker], projects: dict[str, Project]) -> list[Crew]:
         rng = self.rng
         night = projects[self.spec.night_project]
         day_projects = [p for code, p in projects.items() if code != self.spec.night_project]
@@ -352,7 +350,7 @@ class OrganizationLoader:
         local_projects = [p for p in day_projects if not p.time_zone]
         crews = []
         for index, worker in enumerate(workers):
-            trade = rng.choice(cost_codes)
+            trade = rng.choice(self.cost_codes)
             if index < 2:
                 crews.append(Crew(worker, [night], trade, night_crew=True))
                 continue
@@ -528,7 +526,7 @@ class OrganizationLoader:
         ]
         workers = self._workers(payroll)
 
-        crews = self._crews(workers, projects, self.cost_codes)
+        crews = self._crews(workers, projects)
         dst_change = self._dst_night(projects[spec.night_project])
         self._plan(crews, dst_change)
         day_crews = [crew for crew in crews if not crew.night_crew and crew.leaves_on is None]
@@ -563,14 +561,26 @@ class OrganizationLoader:
         return result
 
 
-def _delete_organization(organization: Organization) -> None:
-    # Shifts protect their workers and projects, and history rows have no foreign keys to
-    # cascade along: both go first, explicitly.
-    Shift.objects.filter(organization=organization).delete()
-    Shift.history.filter(organization_id=organization.pk).delete()
-    Project.history.filter(organization_id=organization.pk).delete()
-    Worker.history.filter(organization_id=organization.pk).delete()
-    organization.delete()
+def delete_demo() -> list[str]:
+    """Delete the demo organizations, everything in them and the demo logins that belong
+    nowhere else. Returns the names of the organizations deleted."""
+    deleted = []
+    for spec in ORGANIZATIONS:
+        organization = Organization.objects.filter(slug=spec.slug).first()
+        if organization is None:
+            continue
+        organization_id = organization.pk  # delete() clears it
+        # Shifts protect their workers and projects, so they go first.
+        Shift.objects.filter(organization=organization).delete()
+        organization.delete()
+        # History rows have no foreign keys to cascade along, and the deletions above have
+        # just added one more per row: clear them last.
+        for model in (Shift, Project, Worker):
+            model.history.filter(organization_id=organization_id).delete()
+        deleted.append(organization.name)
+    # A demo login that has also joined a real organization keeps its account.
+    User.objects.filter(email__in=demo_emails(), memberships__isnull=True).delete()
+    return deleted
 
 
 class Command(BaseCommand):
@@ -624,17 +634,8 @@ class Command(BaseCommand):
         self._report(results, elapsed=time.monotonic() - started)
 
     def _reset(self) -> None:
-        for spec in ORGANIZATIONS:
-            organization = Organization.objects.filter(slug=spec.slug).first()
-            if organization is not None:
-                _delete_organization(organization)
-                self.stdout.write(f"Deleted the demo organization {organization.name}.")
-        # A demo login that also joined a real organization keeps its account.
-        deleted, _ = User.objects.filter(
-            email__in=demo_emails(), memberships__isnull=True
-        ).delete()
-        if deleted:
-            self.stdout.write("Deleted the demo users.")
+        for name in delete_demo():
+            self.stdout.write(f"Deleted the demo organization {name} and its users.")
 
     def _report(self, results: list[LoadResult], *, elapsed: float) -> None:
         for result in results:
