@@ -188,9 +188,10 @@ _BROKER_DIR = VAR_DIR / "broker"
 # delay and every task must stay well under it.
 CELERY_VISIBILITY_TIMEOUT = 60 * 60
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "control_folder": str(_BROKER_DIR / "control"),
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),
         "processed_folder": str(_BROKER_DIR / "processed"),

@@ -133,6 +133,15 @@ def shift_list(
     )
 
 
+def open_shift_of(*, worker: Worker) -> Shift | None:
+    """The shift a worker is punched in to, if any."""
+    return (
+        Shift.objects.filter(worker=worker, end__isnull=True, deleted_at__isnull=True)
+        .select_related("project__organization")
+        .first()
+    )
+
+
 def shift_get(*, membership: Membership, shift_id: int) -> Shift:
     return get_object_or_404(shift_list(membership=membership), pk=shift_id)
 

@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from timesync import roles, time_rules
+from timesync import roles, selectors, time_rules
 from timesync.models import (
     ApprovalState,
     CostCode,
@@ -249,15 +249,38 @@ def _same_organization(actor: Membership, organization_id: int) -> None:
 # --- Projects, workers, cost codes ----------------------------------------------------------
 
 
-def _save(instance: Any, *, actor: User | None) -> None:
-    """Validate (field and constraint checks) and save, recording the actor in history."""
+# The number each kind of reference data is known by, unique within an organization.
+_UNIQUE_NUMBER = {
+    Project: ("code", "project number"),
+    Worker: ("employee_number", "employee number"),
+    CostCode: ("code", "cost code"),
+}
+
+
+def _save(instance: Project | Worker | CostCode, *, actor: User | None) -> None:
+    """Validate and save reference data, recording the actor in history.
+
+    Django's own checks skip the per-organization unique constraints (they are conditional or
+    include the organization) and would not name the field, so the number is checked here.
+    """
     instance._history_user = actor
-    instance.full_clean(exclude=["organization"])
+    instance.full_clean(exclude=["organization"], validate_constraints=False)
+    field, label = _UNIQUE_NUMBER[type(instance)]
+    value = getattr(instance, field)
+    duplicate = ValidationError(
+        {field: f"Another {type(instance)._meta.verbose_name} in this organization already has "
+                f"{label} {value}."}
+    )
+    taken = type(instance).objects.filter(
+        organization_id=instance.organization_id, **{field: value}
+    ).exclude(pk=instance.pk)
+    if value and taken.exists():
+        raise duplicate
     try:
         with transaction.atomic():
             instance.save()
-    except IntegrityError as error:  # a race past full_clean's uniqueness checks
-        raise ValidationError(f"This conflicts with an existing record: {error}") from error
+    except IntegrityError as error:  # a concurrent save took the number after the check
+        raise duplicate from error
 
 
 @transaction.atomic
@@ -403,7 +426,7 @@ def shift_create(
     worker: Worker,
     project: Project,
     start: datetime,
-    end: datetime | None,
+    end: datetime | None = None,
     break_minutes: int = 0,
     cost_code: CostCode | None = None,
     time_type: str = TimeType.REGULAR,
@@ -503,6 +526,9 @@ def shift_decide(
     expected_version: int | None = None,
 ) -> Shift:
     """Approve or reject one shift."""
+    # Worker first, then shift: the same lock order as edits, and approving a rejected shift
+    # must not race a new shift into the same hours.
+    _lock_worker(shift.worker)
     shift = _locked(shift, expected_version)
     roles.require(
         roles.can_work_on_project(actor, shift.project),
@@ -511,13 +537,14 @@ def shift_decide(
     if shift.end is None:
         raise ValidationError({"end": "The worker is still punched in; punch out first."})
     state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
+    reason = "" if approve else reason.strip()[:500]
     if shift.approval_state == state and shift.rejection_reason == reason:
         return shift  # deciding twice is not a change
     if approve and shift.approval_state == ApprovalState.REJECTED:
         # A rejected shift does not count for overlaps, so bringing one back must re-check.
         _check_no_overlap(shift)
     shift.approval_state = state
-    shift.rejection_reason = "" if approve else reason.strip()[:500]
+    shift.rejection_reason = reason
     shift.decided_by = actor.user
     shift.decided_at = timezone.now()
     shift.version += 1
@@ -550,10 +577,10 @@ def punch_in(
 ) -> Shift:
     """A field device clocks a worker in: an open shift with no end yet."""
     _lock_worker(worker)
-    open_shift = Shift.objects.filter(worker=worker, end__isnull=True, deleted_at__isnull=True)
-    if open_shift.exists():
+    open_shift = selectors.open_shift_of(worker=worker)
+    if open_shift is not None:
         raise ValidationError(
-            {"worker": f"{worker} is already punched in (shift #{open_shift.first().pk}); "
+            {"worker": f"{worker} is already punched in (shift #{open_shift.pk}); "
                        "punch out first."}
         )
     return shift_create(
@@ -568,9 +595,7 @@ def punch_out(
 ) -> Shift:
     """Clock a worker out: closes their open shift."""
     _lock_worker(worker)
-    shift = Shift.objects.filter(
-        worker=worker, end__isnull=True, deleted_at__isnull=True
-    ).select_related("project__organization").first()
+    shift = selectors.open_shift_of(worker=worker)
     if shift is None:
         raise ValidationError({"worker": f"{worker} is not punched in."})
     return shift_update(

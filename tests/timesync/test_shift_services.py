@@ -140,3 +140,11 @@ def test_project_manager_can_work_only_on_assigned_projects(member, worker, proj
 def test_viewer_cannot_create_shifts(member, worker, project):
     with pytest.raises(PermissionDenied):
         make_shift(member(Role.VIEWER), worker, project, datetime(2026, 6, 3, 11, tzinfo=UTC))
+
+
+def test_rejecting_twice_with_the_same_reason_is_not_a_change(payroll, worker, project):
+    shift = make_shift(payroll, worker, project, datetime(2026, 6, 3, 11, tzinfo=UTC))
+    shift = services.shift_decide(actor=payroll, shift=shift, approve=False, reason="  no show  ")
+    again = services.shift_decide(actor=payroll, shift=shift, approve=False, reason="  no show ")
+    assert again.version == shift.version == 2
+    assert again.rejection_reason == "no show"

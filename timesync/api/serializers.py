@@ -87,6 +87,23 @@ class WallClockDateTimeField(serializers.DateTimeField):
         return value if value.tzinfo is None else super().enforce_timezone(value)
 
 
+def localize_wall_clock(
+    attrs: dict[str, Any], names: tuple[str, ...], time_zone: str
+) -> dict[str, Any]:
+    """Read the named wall-clock times in the time zone; a DST-unclear one is a field error."""
+    errors = {}
+    for name in names:
+        value = attrs.get(name)
+        if value is not None and value.tzinfo is None:
+            try:
+                attrs[name] = time_rules.localize(value, time_zone)
+            except time_rules.LocalTimeError as error:
+                errors[name] = [str(error)]
+    if errors:
+        raise serializers.ValidationError(errors)
+    return attrs
+
+
 class ShiftSerializer(serializers.ModelSerializer):
     worker = ScopedPrimaryKeyField("worker")
     project = ScopedPrimaryKeyField("project")
@@ -127,18 +144,7 @@ class ShiftSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         project = attrs.get("project") or getattr(self.instance, "project", None)
-        zone = project.effective_time_zone
-        errors = {}
-        for name in ("start", "end"):
-            value = attrs.get(name)
-            if value is not None and value.tzinfo is None:
-                try:
-                    attrs[name] = time_rules.localize(value, zone)
-                except time_rules.LocalTimeError as error:
-                    errors[name] = [str(error)]
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
+        return localize_wall_clock(attrs, ("start", "end"), project.effective_time_zone)
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -158,17 +164,33 @@ class PunchInSerializer(serializers.Serializer):
     project = ScopedPrimaryKeyField("project")
     cost_code = ScopedPrimaryKeyField("cost_code", required=False, allow_null=True)
     time_type = serializers.ChoiceField(choices=TimeType.choices, default=TimeType.REGULAR)
-    at = serializers.DateTimeField(
-        required=False, help_text="When the worker punched in (ISO 8601 with offset); "
-                                  "defaults to now. Devices that queue punches offline send it."
+    at = WallClockDateTimeField(
+        required=False, help_text="When the worker punched in (ISO 8601; without an offset it is "
+                                  "read in the project's time zone); defaults to now. Devices "
+                                  "that queue punches offline send it."
     )
     notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return localize_wall_clock(attrs, ("at",), attrs["project"].effective_time_zone)
 
 
 class PunchOutSerializer(serializers.Serializer):
     worker = ScopedPrimaryKeyField("worker")
-    at = serializers.DateTimeField(required=False)
+    at = WallClockDateTimeField(
+        required=False, help_text="When the worker punched out (ISO 8601; without an offset it "
+                                  "is read in the time zone of the project punched in to); "
+                                  "defaults to now."
+    )
     break_minutes = serializers.IntegerField(min_value=0, max_value=24 * 60, default=0)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        open_shift = selectors.open_shift_of(worker=attrs["worker"])
+        zone = (
+            open_shift.project.effective_time_zone if open_shift
+            else self.context["membership"].organization.time_zone
+        )
+        return localize_wall_clock(attrs, ("at",), zone)
 
 
 class ShiftFilterSerializer(serializers.Serializer):

@@ -181,7 +181,11 @@ class ShiftViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
             return selectors.shift_list(membership=self.membership)
         filters = s.ShiftFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return selectors.shift_list(membership=self.membership, **filters.validated_data)
+        query = dict(filters.validated_data)
+        for name in ("project", "worker"):
+            if name in query:
+                query[f"{name}_id"] = query.pop(name)
+        return selectors.shift_list(membership=self.membership, **query)
 
     def perform_create(self, serializer: s.ShiftSerializer) -> None:
         data = dict(serializer.validated_data)

@@ -614,13 +614,14 @@ class Command(BaseCommand):
             with transaction.atomic():
                 if reset:
                     self._reset()
-                password_hash = make_password(DEMO_PASSWORD)
+                password_hash = ""
                 now = timezone.now()
                 for index, spec in enumerate(ORGANIZATIONS):
                     existing = Organization.objects.filter(slug=spec.slug).first()
                     if existing is not None:
                         results.append(LoadResult(organization=existing, created=False))
                         continue
+                    password_hash = password_hash or make_password(DEMO_PASSWORD)
                     rng = random.Random(SEED + index)  # noqa: S311 - demo data, not secrets
                     loader = OrganizationLoader(
                         spec, now=now, password_hash=password_hash, rng=rng
