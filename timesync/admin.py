@@ -1,4 +1,9 @@
-"""The Django admin, for support staff (users with is_staff)."""
+"""The Django admin, for support staff (users with is_staff).
+
+Support staff fix accounts and memberships here. Tenant data (projects, workers, cost codes,
+shifts) is read-only: its writes go through the services, which keep work dates, paid hours,
+versions and history right, and which an admin form would bypass.
+"""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -40,8 +45,21 @@ class MembershipInline(admin.TabularInline):
     filter_horizontal = ["assigned_projects"]
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    # A time zone change moves work dates: it goes through the organization's settings page.
+    readonly_fields = ["time_zone"]
     list_display = ["name", "slug", "time_zone", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
@@ -66,28 +84,28 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(SimpleHistoryAdmin):
+class ProjectAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     list_display = ["name", "code", "organization", "time_zone", "is_active"]
     list_filter = ["organization", "is_active"]
     search_fields = ["name", "code"]
 
 
 @admin.register(Worker)
-class WorkerAdmin(SimpleHistoryAdmin):
+class WorkerAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     list_display = ["name", "employee_number", "email", "organization", "is_active"]
     list_filter = ["organization", "is_active"]
     search_fields = ["name", "employee_number", "email"]
 
 
 @admin.register(CostCode)
-class CostCodeAdmin(admin.ModelAdmin):
+class CostCodeAdmin(ReadOnlyAdmin):
     list_display = ["code", "name", "organization", "is_active"]
     list_filter = ["organization", "is_active"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Shift)
-class ShiftAdmin(SimpleHistoryAdmin):
+class ShiftAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     list_display = ["id", "worker", "project", "work_date", "start", "end", "paid_hours",
                     "approval_state", "version", "deleted_at"]
     list_filter = ["organization", "approval_state", "time_type"]

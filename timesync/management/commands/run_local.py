@@ -7,6 +7,7 @@ is kombu's filesystem transport (folders under var/broker), so nothing else need
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -33,6 +34,8 @@ class Command(BaseCommand):
         # WhiteNoise warns at every start when STATIC_ROOT is missing, even in DEBUG.
         settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
         worker = self._start_worker()
+        # A plain `kill` must stop the worker too, not only Ctrl+C.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         self.stdout.write(self.style.SUCCESS(
             f"\nTimesync is running at http://{host}/  (API docs: http://{host}/api/docs/)\n"
