@@ -1,0 +1,277 @@
+"""The connector contract and the HTTP plumbing every connector shares.
+
+A connector speaks one remote system's wire format. The sync engine (timesync.sync) knows only
+this contract: it hands over connector-neutral `TimecardEntry` values and gets `RemoteEntry`
+values back, and it relies on three error kinds to decide what to do next:
+
+- `TransientError`: try again later (timeouts, connection drops, 429, 5xx); `retry_after` says
+  when the remote asked us to come back, if it did.
+- `PermanentError`: retrying will not help; `str(error)` is a message a payroll admin can act on.
+- `RemoteNotFound`: the thing is not there (a deleted entry, an unknown id).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+# --- What crosses the contract --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteWorker:
+    remote_id: str
+    name: str
+    employee_number: str = ""
+    email: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class RemoteProject:
+    remote_id: str
+    name: str
+    number: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteCostCode:
+    remote_id: str
+    code: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class TimecardEntry:
+    """One shift as the remote should hold it, in our words. Its hash decides whether a
+    synced record needs an update."""
+
+    idempotency_key: str
+    worker_remote_id: str
+    project_remote_id: str
+    cost_code_remote_id: str | None
+    work_date: date
+    hours: Decimal
+    time_type: str  # regular | overtime | double_time
+    start: datetime | None = None
+    end: datetime | None = None
+    break_minutes: int = 0
+    notes: str = ""
+
+    def payload_hash(self) -> str:
+        return hashlib.sha256(
+            json.dumps(asdict(self), sort_keys=True, default=str).encode()
+        ).hexdigest()
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    """A timecard entry as the remote holds it."""
+
+    remote_id: str
+    idempotency_key: str | None
+    worker_remote_id: str
+    project_remote_id: str
+    work_date: date
+    hours: Decimal
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+# --- Errors ---------------------------------------------------------------------------------
+
+
+class ConnectorError(Exception):
+    """Base of everything a connector raises on purpose."""
+
+
+class TransientError(ConnectorError):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(ConnectorError):
+    pass
+
+
+class RemoteNotFound(PermanentError):
+    pass
+
+
+# --- The contract ---------------------------------------------------------------------------
+
+
+class Connector(ABC):
+    """One remote system. Instances are cheap and hold one HTTP session; make one per run."""
+
+    kind: str
+    label: str
+
+    @abstractmethod
+    def test_connection(self) -> None:
+        """Raise PermanentError with a readable reason when the settings or credentials fail."""
+
+    @abstractmethod
+    def list_workers(self) -> list[RemoteWorker]: ...
+
+    @abstractmethod
+    def list_projects(self) -> list[RemoteProject]: ...
+
+    @abstractmethod
+    def list_cost_codes(self) -> list[RemoteCostCode]: ...
+
+    @abstractmethod
+    def list_entries(self, *, project_remote_id: str, work_date: date) -> list[RemoteEntry]:
+        """Every entry the remote holds for the project and day (ours and others')."""
+
+    @abstractmethod
+    def find_entry(
+        self, *, idempotency_key: str, project_remote_id: str, work_date: date
+    ) -> RemoteEntry | None:
+        """The entry written with this key, if the remote has it (reconciliation)."""
+
+    @abstractmethod
+    def create_entry(self, entry: TimecardEntry) -> RemoteEntry: ...
+
+    @abstractmethod
+    def update_entry(self, remote_id: str, entry: TimecardEntry) -> RemoteEntry: ...
+
+    @abstractmethod
+    def delete_entry(self, remote_id: str) -> None:
+        """Remove an entry; one that is already gone raises RemoteNotFound."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+# --- HTTP plumbing --------------------------------------------------------------------------
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def retry_after_seconds(response: requests.Response, *, now: float | None = None) -> float | None:
+    """When the remote asked us to come back: Retry-After (seconds or HTTP date), else the
+    rate-limit reset time (unix seconds, as Procore and our Plexxis contract send it)."""
+    now = time.time() if now is None else now
+    value = response.headers.get("Retry-After")
+    if value:
+        if value.strip().isdigit():
+            return float(value)
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+        except (TypeError, ValueError):
+            pass
+    reset = response.headers.get("X-Rate-Limit-Reset")
+    if reset:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            return None
+    return None
+
+
+class HttpClient:
+    """One requests.Session with timeouts, mapping HTTP outcomes to the connector errors.
+
+    Reads (GET) are retried a few times by urllib3 (honouring Retry-After); writes never are:
+    a write whose answer was lost may have been applied, and only the sync ledger's
+    reconciliation can tell, so it surfaces as a TransientError.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        system: str,
+        headers: dict[str, str] | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        read_retries: int = 2,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.system = system
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", **(headers or {})})
+        retry = Retry(
+            total=read_retries, connect=read_retries, read=read_retries, status=read_retries,
+            backoff_factor=0.2, backoff_jitter=0.2, status_forcelist=TRANSIENT_STATUSES,
+            allowed_methods=frozenset({"GET", "HEAD"}), respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def request(
+        self, method: str, path: str, *, json_body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        try:
+            response = self.session.request(
+                method, url, json=json_body, params=params, timeout=self.timeout
+            )
+        except requests.Timeout as error:
+            raise TransientError(f"{self.system} did not answer in time ({method} {path}).") \
+                from error
+        except requests.ConnectionError as error:
+            raise TransientError(f"Could not reach {self.system} ({method} {path}).") from error
+        return self._outcome(response, method, path)
+
+    def _outcome(self, response: requests.Response, method: str, path: str) -> Any:
+        status = response.status_code
+        if status in TRANSIENT_STATUSES:
+            raise TransientError(
+                f"{self.system} answered {status} to {method} {path}; will retry.",
+                retry_after=retry_after_seconds(response),
+            )
+        if status in (401, 403):
+            raise PermanentError(
+                f"{self.system} refused our credentials ({status}). Check the integration's "
+                "API key or connection in its settings."
+            )
+        if status == 404:
+            raise RemoteNotFound(f"{self.system} has no {path} (404).")
+        if status >= 400:
+            raise PermanentError(
+                f"{self.system} refused {method} {path} ({status}): {_remote_message(response)}"
+            )
+        if status == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as error:
+            raise TransientError(
+                f"{self.system} sent a reply that is not JSON to {method} {path}."
+            ) from error
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _remote_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason
+    if isinstance(body, dict):
+        for key in ("message", "error", "errors", "detail"):
+            if key in body:
+                return str(body[key])[:300]
+    return str(body)[:300]
+
+
+def as_decimal_hours(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
