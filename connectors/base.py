@@ -8,6 +8,7 @@ values back, and it relies on three error kinds to decide what to do next:
   when the remote asked us to come back, if it did.
 - `PermanentError`: retrying will not help; `str(error)` is a message a payroll admin can act on.
 - `RemoteNotFound`: the thing is not there (a deleted entry, an unknown id).
+- `RejectedEntry`: the remote refused one record (validation); the run reports it and goes on.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ class PermanentError(ConnectorError):
 
 class RemoteNotFound(PermanentError):
     pass
+
+
+class RejectedEntry(PermanentError):
+    """The remote refused this one record (a validation error): the run goes on with the
+    others and reports it, unlike a refused credential, which stops the run."""
 
 
 # --- The contract ---------------------------------------------------------------------------
@@ -244,6 +250,10 @@ class HttpClient:
             )
         if status == 404:
             raise RemoteNotFound(f"{self.system} has no {path} (404).")
+        if status in (400, 409, 422):
+            raise RejectedEntry(
+                f"{self.system} refused {method} {path} ({status}): {_remote_message(response)}"
+            )
         if status >= 400:
             raise PermanentError(
                 f"{self.system} refused {method} {path} ({status}): {_remote_message(response)}"
