@@ -217,6 +217,21 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 
+# --- Sync engine ----------------------------------------------------------------------------
+# A running run that has not beaten its heart for this long lost its worker: it is re-enqueued.
+SYNC_RUN_STALE_SECONDS = env.int("SYNC_RUN_STALE_SECONDS", default=120)
+SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=8)
+SYNC_RETRY_BASE_SECONDS = env.float("SYNC_RETRY_BASE_SECONDS", default=5.0)
+# Far below the broker's visibility timeout: a longer countdown would be delivered twice.
+SYNC_RETRY_MAX_SECONDS = env.float("SYNC_RETRY_MAX_SECONDS", default=600.0)
+# Links in emails (the failure alert points at the run's log).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+CELERY_BEAT_SCHEDULE = {
+    "recover-lost-sync-runs": {"task": "timesync.tasks.recover_sync_runs", "schedule": 60.0},
+    "start-scheduled-syncs": {"task": "timesync.tasks.start_scheduled_syncs", "schedule": 60.0},
+}
+
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -13,6 +13,12 @@ organization_patterns = [
          name="invitation_revoke"),
     path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
     path("shifts/<int:shift_id>/", views.shift_detail, name="shift_detail"),
+    path("integrations/", views.integration_list, name="integration_list"),
+    path("integrations/<int:integration_id>/logs/", views.sync_logs, name="sync_logs"),
+    path("integrations/<int:integration_id>/logs/<int:run_id>/", views.sync_run_detail,
+         name="sync_run_detail"),
+    path("integrations/<int:integration_id>/logs/<int:run_id>/csv/", views.sync_run_csv,
+         name="sync_run_csv"),
 ]
 
 urlpatterns = [

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,6 +21,8 @@ from django.views.decorators.http import require_POST
 from dashboard import forms
 from dashboard.tenancy import LAST_ORGANIZATION_KEY, organization_view
 from timesync import roles, selectors, services
+from timesync.api.sync_views import csv_response
+from timesync.sync import selectors as sync_selectors
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -283,3 +286,44 @@ def shift_detail(request: HttpRequest, shift_id: int) -> HttpResponse:
         "history": selectors.shift_history(shift=shift),
         "can_work": roles.can_work_on_project(request.membership, shift.project),
     })
+
+
+# --- Integrations and their logs ------------------------------------------------------------
+
+
+@organization_view
+def integration_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/integration_list.html", {
+        "integrations": sync_selectors.integration_list(membership=request.membership),
+    })
+
+
+@organization_view
+def sync_logs(request: HttpRequest, integration_id: int) -> HttpResponse:
+    integration = sync_selectors.integration_get(membership=request.membership,
+                                                 integration_id=integration_id)
+    runs = sync_selectors.run_list(membership=request.membership, integration=integration)
+    page = Paginator(runs, 50).get_page(request.GET.get("page"))
+    return render(request, "dashboard/sync_logs.html", {"integration": integration,
+                                                         "page": page})
+
+
+@organization_view
+def sync_run_detail(request: HttpRequest, integration_id: int, run_id: int) -> HttpResponse:
+    integration = sync_selectors.integration_get(membership=request.membership,
+                                                 integration_id=integration_id)
+    run = sync_selectors.run_get(membership=request.membership, run_id=run_id,
+                                 integration=integration)
+    entries = Paginator(run.entries.order_by("id"), 200).get_page(request.GET.get("page"))
+    return render(request, "dashboard/sync_run_detail.html", {
+        "integration": integration, "run": run, "entries": entries,
+    })
+
+
+@organization_view
+def sync_run_csv(request: HttpRequest, integration_id: int, run_id: int) -> HttpResponse:
+    integration = sync_selectors.integration_get(membership=request.membership,
+                                                 integration_id=integration_id)
+    run = sync_selectors.run_get(membership=request.membership, run_id=run_id,
+                                 integration=integration)
+    return csv_response(run)

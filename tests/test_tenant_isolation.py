@@ -16,7 +16,17 @@ from django.urls.resolvers import RoutePattern
 from rest_framework.test import APIClient
 
 from tests import factories
-from timesync.models import Invitation, Role, Shift
+from timesync.models import (
+    Integration,
+    IntegrationKind,
+    Invitation,
+    ProjectLink,
+    Role,
+    Shift,
+    SyncRun,
+    SyncState,
+    SyncTrigger,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +82,21 @@ def two_tenants():
         organization=other, email="someone@example.com", role=Role.VIEWER,
         token_hash="0" * 64, expires_at="2999-01-01T00:00:00Z",
     )
+    integration = Integration.objects.create(
+        organization=other, kind=IntegrationKind.PLEXXIS, name="Their Plexxis"
+    )
+    link = ProjectLink.objects.create(
+        organization=other, integration=integration, project=shift.project,
+        remote_project_id="J-1",
+    )
+    run = SyncRun.objects.create(
+        organization=other, integration=integration, project=shift.project,
+        work_date=shift.work_date, trigger=SyncTrigger.API, state=SyncState.SUCCEEDED,
+    )
     objects = {
+        "integration_id": integration.pk,
+        "run_id": run.pk,
+        "project_link_id": link.pk,
         "project_id": shift.project_id,
         "worker_id": shift.worker_id,
         "cost_code_id": factories.CostCodeFactory(organization=other).pk,

@@ -8,7 +8,7 @@ to the caller's organization and role).
 from __future__ import annotations
 
 import zoneinfo
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -125,6 +125,9 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=20, choices=Role.choices)
     is_active = models.BooleanField(default=True)
+    notify_sync_failures = models.BooleanField(
+        default=False, help_text="Email me when a timecard sync fails for good (admins)."
+    )
     # Only meaningful for project managers: the projects they may see and work on.
     assigned_projects = models.ManyToManyField(
         "Project", blank=True, related_name="assigned_memberships"
@@ -374,3 +377,300 @@ class Shift(models.Model):
     @property
     def duration(self) -> timedelta | None:
         return None if self.end is None else self.end - self.start
+
+
+# --- Integrations and the sync ledger -------------------------------------------------------
+
+
+class IntegrationKind(models.TextChoices):
+    PLEXXIS = "plexxis", "Plexxis"
+    PROCORE = "procore", "Procore"
+    QUICKBOOKS_DESKTOP = "quickbooks_desktop", "QuickBooks Desktop"
+
+
+class MatchField(models.TextChoices):
+    """How a worker is recognised in the remote system, tried in the integration's order."""
+
+    EMPLOYEE_NUMBER = "employee_number", "Employee number"
+    EMAIL = "email", "Email"
+    NAME = "name", "Exact name"
+    CODE = "code", "Code"
+    MANUAL = "manual", "Set by hand"
+
+
+class HoursRounding(models.TextChoices):
+    NONE = "none", "No rounding (to the hundredth)"
+    TENTH = "tenth", "Nearest tenth of an hour"
+    QUARTER = "quarter", "Nearest quarter hour"
+
+
+def default_matching_order() -> list[str]:
+    return [MatchField.EMPLOYEE_NUMBER, MatchField.EMAIL, MatchField.NAME]
+
+
+class Integration(models.Model):
+    """A remote system an organization sends hours to (and, for some, receives from)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="integrations"
+    )
+    kind = models.CharField(max_length=30, choices=IntegrationKind.choices)
+    name = models.CharField(max_length=100, help_text='Shown in menus, e.g. "Plexxis V2".')
+    is_connected = models.BooleanField(default=True)
+    # Fernet token of a JSON object (see timesync.crypto); never stored or logged in clear.
+    credentials_encrypted = models.TextField(blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    worker_matching = models.JSONField(
+        default=default_matching_order,
+        help_text="Fields tried in order to match a worker with the remote's employees.",
+    )
+    hours_rounding = models.CharField(
+        max_length=10, choices=HoursRounding.choices, default=HoursRounding.NONE
+    )
+    schedule_enabled = models.BooleanField(default=False)
+    schedule_time = models.TimeField(
+        default=time(2, 0), help_text="Local time (organization's time zone) of the nightly sync."
+    )
+    schedule_days_back = models.PositiveSmallIntegerField(
+        default=1, help_text="Which day the nightly sync sends: 1 = yesterday."
+    )
+    schedule_last_date = models.DateField(
+        null=True, blank=True, help_text="The last local date the schedule ran on."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="integration_name_unique_in_org"
+            ),
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectLink(models.Model):
+    """A project's counterpart in the remote system, and how it syncs there."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="project_links"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="links")
+    remote_project_id = models.CharField(
+        max_length=100, help_text="The remote job or project (Plexxis: job number[/sub job])."
+    )
+    enabled = models.BooleanField(default=True)
+    sync_only_approved = models.BooleanField(
+        "Sync Only Approved Shifts", default=False,
+        help_text="Off: every shift that is not rejected is sent. On: approved shifts only.",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "project"], name="project_link_one_per_integration"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} → {self.remote_project_id}"
+
+
+class WorkerLink(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="worker_links"
+    )
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="links")
+    remote_worker_id = models.CharField(max_length=100)
+    matched_by = models.CharField(max_length=20, choices=MatchField.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "worker"], name="worker_link_one_per_integration"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} → {self.remote_worker_id}"
+
+
+class CostCodeLink(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="cost_code_links"
+    )
+    cost_code = models.ForeignKey(CostCode, on_delete=models.CASCADE, related_name="links")
+    remote_cost_code_id = models.CharField(max_length=100)
+    matched_by = models.CharField(max_length=20, choices=MatchField.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "cost_code"], name="cost_code_link_one_per_integration"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cost_code_id} → {self.remote_cost_code_id}"
+
+
+class SyncTrigger(models.TextChoices):
+    DASHBOARD = "dashboard", "Sync Dashboard"
+    PROJECT_BUTTON = "project_button", "Sync Timesheet button"
+    SCHEDULE = "schedule", "Schedule"
+    API = "api", "API"
+
+
+class SyncState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    SUCCEEDED_WITH_WARNINGS = "succeeded_with_warnings", "Succeeded with warnings"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_SYNC_STATES = (SyncState.QUEUED, SyncState.RUNNING)
+
+
+class SyncRun(models.Model):
+    """One timecard sync of one project and day to one integration: a row in the logs."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="runs")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sync_runs")
+    work_date = models.DateField("Timesheet Date")
+    trigger = models.CharField(max_length=20, choices=SyncTrigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    state = models.CharField(max_length=30, choices=SyncState.choices, default=SyncState.QUEUED)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    deleted_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    hours_sent = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    hours_remote = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the run failed, for a payroll admin.")
+    warnings = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # The database, not a hope: a second click finds the run already in progress.
+            models.UniqueConstraint(
+                fields=["integration", "project", "work_date"],
+                condition=Q(state__in=["queued", "running"]),
+                name="sync_run_one_active_per_project_day",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["integration", "project", "work_date"]),
+            models.Index(fields=["state", "heartbeat_at"]),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Timecard Sync of {self.project} on {self.work_date} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_SYNC_STATES
+
+
+class SyncOutcome(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    DELETED = "deleted", "Deleted"
+    UNCHANGED = "unchanged", "Unchanged"
+    SKIPPED = "skipped", "Skipped"
+
+
+class SyncLogEntry(models.Model):
+    """One line of a run's detailed log: a worker's shift and what happened to it."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="entries")
+    shift = models.ForeignKey(
+        Shift, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    worker = models.ForeignKey(
+        Worker, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    worker_name = models.CharField(max_length=200)
+    employee_number = models.CharField(max_length=50, blank=True)
+    outcome = models.CharField(max_length=20, choices=SyncOutcome.choices)
+    hours = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    remote_id = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.worker_name}: {self.outcome}"
+
+
+class RecordState(models.TextChoices):
+    PENDING_CREATE = "pending_create", "Create sent, outcome unknown"
+    PENDING_UPDATE = "pending_update", "Update sent, outcome unknown"
+    PENDING_DELETE = "pending_delete", "Delete sent, outcome unknown"
+    SYNCED = "synced", "Synced"
+    DELETED = "deleted", "Deleted remotely"
+
+
+class ExternalRecord(models.Model):
+    """The ledger: what one integration holds for one shift, as we last wrote it.
+
+    Every remote write is bracketed: the intent is committed first (a pending state with the
+    idempotency key), then the remote is called, then the result is committed. A pending record
+    found later is reconciled against the remote before anything is written again.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="records"
+    )
+    shift = models.ForeignKey(Shift, on_delete=models.PROTECT, related_name="external_records")
+    idempotency_key = models.CharField(max_length=64)
+    generation = models.PositiveIntegerField(
+        default=1, help_text="Moves on when a deleted entry is created again (a new key)."
+    )
+    remote_id = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=20, choices=RecordState.choices)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    # Where the remote entry lives, as last written: a shift moved since is deleted there.
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    remote_project_id = models.CharField(max_length=100)
+    work_date = models.DateField()
+    shift_version = models.PositiveIntegerField()
+    hours = models.DecimalField(max_digits=6, decimal_places=2)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "shift"], name="external_record_one_per_shift"
+            ),
+            models.UniqueConstraint(
+                fields=["integration", "idempotency_key"], name="external_record_key_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["integration", "project", "work_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.shift_id} → {self.remote_id or '?'} ({self.state})"
+

@@ -1,0 +1,168 @@
+"""API shapes of integrations, links, previews, cells and sync runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from timesync.api.serializers import ScopedPrimaryKeyField
+from timesync.models import (
+    Integration,
+    MatchField,
+    ProjectLink,
+    SyncLogEntry,
+    SyncRun,
+    SyncState,
+    WorkerLink,
+)
+
+
+class IntegrationSerializer(serializers.ModelSerializer):
+    credentials = serializers.DictField(
+        child=serializers.CharField(), write_only=True, required=False,
+        help_text="Secrets (e.g. {\"api_key\": \"...\"}); stored encrypted, never returned.",
+    )
+    has_credentials = serializers.SerializerMethodField()
+    worker_matching = serializers.ListField(
+        child=serializers.ChoiceField(choices=[MatchField.EMPLOYEE_NUMBER, MatchField.EMAIL,
+                                               MatchField.NAME]),
+        required=False, min_length=1, max_length=3,
+    )
+
+    class Meta:
+        model = Integration
+        fields = ["id", "kind", "name", "is_connected", "settings", "credentials",
+                  "has_credentials", "worker_matching", "hours_rounding", "schedule_enabled",
+                  "schedule_time", "schedule_days_back", "created_at", "updated_at"]
+        read_only_fields = ["is_connected", "created_at", "updated_at"]
+
+    def get_has_credentials(self, integration: Integration) -> bool:
+        return bool(integration.credentials_encrypted)
+
+    def validate_kind(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.kind:
+            raise serializers.ValidationError("The kind of an integration cannot change.")
+        return value
+
+    def validate_worker_matching(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Name each rule once.")
+        return value
+
+
+class ProjectLinkSerializer(serializers.ModelSerializer):
+    project = ScopedPrimaryKeyField("project")
+    project_name = serializers.CharField(source="project.name", read_only=True)
+
+    class Meta:
+        model = ProjectLink
+        fields = ["id", "project", "project_name", "remote_project_id", "enabled",
+                  "sync_only_approved"]
+
+
+class WorkerLinkSerializer(serializers.ModelSerializer):
+    worker = ScopedPrimaryKeyField("worker")
+    worker_name = serializers.CharField(source="worker.name", read_only=True)
+
+    class Meta:
+        model = WorkerLink
+        fields = ["id", "worker", "worker_name", "remote_worker_id", "matched_by"]
+        read_only_fields = ["matched_by"]
+
+
+class MatchReportSerializer(serializers.Serializer):
+    workers_linked = serializers.IntegerField()
+    projects_linked = serializers.IntegerField()
+    cost_codes_linked = serializers.IntegerField()
+    workers_unmatched = serializers.ListField(child=serializers.CharField())
+    projects_unmatched = serializers.ListField(child=serializers.CharField())
+    cost_codes_unmatched = serializers.ListField(child=serializers.CharField())
+
+
+class ProjectDaySerializer(serializers.Serializer):
+    project = ScopedPrimaryKeyField("project")
+    work_date = serializers.DateField()
+
+
+class PreviewLineSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    worker = serializers.CharField()
+    employee_number = serializers.CharField()
+    shift_id = serializers.IntegerField()
+    hours = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    reason = serializers.CharField()
+
+
+class PreviewSerializer(serializers.Serializer):
+    integration = serializers.CharField()
+    project = serializers.CharField()
+    work_date = serializers.DateField()
+    approved_only = serializers.BooleanField()
+    error = serializers.CharField()
+    creates = serializers.IntegerField()
+    updates = serializers.IntegerField()
+    deletes = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    skips = serializers.IntegerField()
+    workers = serializers.IntegerField()
+    hours = serializers.DecimalField(max_digits=9, decimal_places=2)
+    lines = PreviewLineSerializer(many=True)
+
+
+class CellSerializer(serializers.Serializer):
+    project_id = serializers.IntegerField()
+    work_date = serializers.DateField()
+    status = serializers.CharField()
+    workers = serializers.IntegerField()
+    shifts = serializers.IntegerField()
+    hours = serializers.DecimalField(max_digits=9, decimal_places=2)
+    changes = serializers.IntegerField()
+    unsendable = serializers.IntegerField()
+    run_id = serializers.IntegerField(allow_null=True)
+    run_state = serializers.CharField()
+    error = serializers.CharField()
+
+
+class CellQuerySerializer(serializers.Serializer):
+    week = serializers.DateField(required=False, help_text="Any day of the week; default today.")
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    action = serializers.SerializerMethodField()
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    requested_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = SyncRun
+        fields = ["id", "action", "integration", "project", "project_name", "work_date",
+                  "trigger", "requested_by", "state", "created_count", "updated_count",
+                  "deleted_count", "unchanged_count", "skipped_count", "hours_sent",
+                  "hours_remote", "error", "warnings", "attempts", "created_at", "started_at",
+                  "finished_at"]
+        read_only_fields = fields
+
+    def get_action(self, run: SyncRun) -> str:
+        return "Timecard Sync"
+
+
+class SyncRunFilterSerializer(serializers.Serializer):
+    project = serializers.IntegerField(required=False, min_value=1)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    state = serializers.ChoiceField(choices=SyncState.choices, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        first, last = attrs.get("date_from"), attrs.get("date_to")
+        if first and last and first > last:
+            raise serializers.ValidationError({"date_to": "Must be on or after date_from."})
+        return attrs
+
+
+class SyncLogEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncLogEntry
+        fields = ["id", "worker_name", "employee_number", "shift", "outcome", "hours",
+                  "remote_id", "message"]
+
+

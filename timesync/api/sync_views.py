@@ -1,0 +1,249 @@
+"""API of integrations and timecard syncs: thin views over timesync.sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from connectors.base import PermanentError
+from timesync.api import sync_serializers as s
+from timesync.api.views import ORGANIZATION_SLUG, OrganizationScopedMixin
+from timesync.models import Integration, ProjectLink, SyncLogEntry, SyncRun, SyncTrigger, WorkerLink
+from timesync.sync import csvlog, selectors, services
+
+INTEGRATION_ID = OpenApiParameter("integration_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+@extend_schema(parameters=[ORGANIZATION_SLUG], tags=["integrations"])
+class IntegrationViewSet(
+    OrganizationScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet,
+):
+    serializer_class = s.IntegrationSerializer
+    lookup_url_kwarg = "integration_id"
+
+    def get_queryset(self) -> QuerySet[Integration]:
+        if self._fake():
+            return Integration.objects.none()
+        return selectors.integration_list(membership=self.membership)
+
+    def perform_create(self, serializer: s.IntegrationSerializer) -> None:
+        data = dict(serializer.validated_data)
+        integration = services.integration_create(
+            actor=self.membership, kind=data.pop("kind"), name=data.pop("name"),
+            settings=data.pop("settings", {}), credentials=data.pop("credentials", None),
+        )
+        if data:
+            integration = services.integration_update(
+                actor=self.membership, integration=integration, **data
+            )
+        serializer.instance = integration
+
+    def perform_update(self, serializer: s.IntegrationSerializer) -> None:
+        serializer.instance = services.integration_update(
+            actor=self.membership, integration=serializer.instance, **serializer.validated_data
+        )
+
+    @extend_schema(request=None, responses=s.IntegrationSerializer,
+                   description="Remove every link and the stored credentials; logs stay.")
+    @action(detail=True, methods=["post"])
+    def disconnect(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        integration = services.integration_disconnect(
+            actor=self.membership, integration=self.get_object()
+        )
+        return Response(s.IntegrationSerializer(integration).data)
+
+    @extend_schema(request=None, responses=s.MatchReportSerializer,
+                   description="Read the remote's employees, jobs and cost codes and link what "
+                               "matches (links set by hand are kept).")
+    @action(detail=True, methods=["post"], url_path="refresh-links")
+    def refresh_links(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        report = services.integration_refresh_links(
+            actor=self.membership, integration=self.get_object()
+        )
+        return Response(s.MatchReportSerializer(report).data)
+
+    @extend_schema(parameters=[OpenApiParameter("week", OpenApiTypes.DATE)],
+                   responses=s.CellSerializer(many=True),
+                   description="The Sync Dashboard's week: one cell per project and day.")
+    @action(detail=True, methods=["get"])
+    def cells(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        integration = self.get_object()  # an unknown integration is a 404 before any 400
+        query = s.CellQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        day = query.validated_data.get("week") or timezone.localdate()
+        from timesync import selectors as domain
+
+        project_ids = domain.project_list(membership=self.membership, active=True) \
+            .values_list("pk", flat=True)
+        cells = selectors.sync_cells(integration=integration, project_ids=project_ids,
+                                     dates=selectors.week_of(day))
+        return Response(s.CellSerializer(cells.values(), many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("project", OpenApiTypes.INT, required=True),
+                    OpenApiParameter("work_date", OpenApiTypes.DATE, required=True)],
+        responses=s.PreviewSerializer,
+        description="What a sync of this project and day would create, update, delete and "
+                    "skip, without writing anything.",
+    )
+    @action(detail=True, methods=["get"])
+    def preview(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        integration = self.get_object()  # an unknown integration is a 404 before any 400
+        query = s.ProjectDaySerializer(data=request.query_params,
+                                       context=self.get_serializer_context())
+        query.is_valid(raise_exception=True)
+        preview = selectors.sync_preview(
+            integration=integration, project=query.validated_data["project"],
+            work_date=query.validated_data["work_date"],
+        )
+        return Response(s.PreviewSerializer(preview).data)
+
+
+class IntegrationScopedMixin(OrganizationScopedMixin):
+    integration: Integration
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.integration = selectors.integration_get(
+            membership=self.membership, integration_id=kwargs["integration_id"]
+        )
+
+
+RUN_FILTERS = [
+    ORGANIZATION_SLUG, INTEGRATION_ID,
+    OpenApiParameter("project", OpenApiTypes.INT),
+    OpenApiParameter("date_from", OpenApiTypes.DATE),
+    OpenApiParameter("date_to", OpenApiTypes.DATE),
+    OpenApiParameter("state", OpenApiTypes.STR,
+                     enum=["queued", "running", "succeeded", "succeeded_with_warnings",
+                           "failed"]),
+]
+
+
+@extend_schema(parameters=[ORGANIZATION_SLUG, INTEGRATION_ID], tags=["syncs"])
+class SyncRunViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     viewsets.GenericViewSet):
+    serializer_class = s.SyncRunSerializer
+    lookup_url_kwarg = "run_id"
+
+    def get_queryset(self) -> QuerySet[SyncRun]:
+        if self._fake():
+            return SyncRun.objects.none()
+        if self.action != "list":
+            return selectors.run_list(membership=self.membership, integration=self.integration)
+        filters = s.SyncRunFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        query = dict(filters.validated_data)
+        if "project" in query:
+            query["project_id"] = query.pop("project")
+        return selectors.run_list(membership=self.membership, integration=self.integration,
+                                  **query)
+
+    @extend_schema(parameters=RUN_FILTERS)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.ProjectDaySerializer,
+        responses={201: s.SyncRunSerializer,
+                   200: OpenApiResponse(s.SyncRunSerializer,
+                                        description="A run of this project and day was already "
+                                                    "queued or running: that run.")},
+        description="Start a timecard sync of one project and day.",
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = s.ProjectDaySerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        try:
+            started = services.sync_run_start(
+                integration=self.integration, project=body.validated_data["project"],
+                work_date=body.validated_data["work_date"], trigger=SyncTrigger.API,
+                actor=self.membership,
+            )
+        except PermanentError as error:
+            return Response({"non_field_errors": [str(error)]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        return Response(s.SyncRunSerializer(started.run).data,
+                        status=status.HTTP_201_CREATED if started.created else status.HTTP_200_OK)
+
+    @extend_schema(responses=s.SyncLogEntrySerializer(many=True),
+                   description="The run's detailed log, one line per worker and shift.")
+    @action(detail=True, methods=["get"])
+    def entries(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        entries = SyncLogEntry.objects.filter(run=self.get_object()).order_by("id")
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(s.SyncLogEntrySerializer(page, many=True).data)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR},
+                   description="The run's detailed log as CSV, streamed.")
+    @action(detail=True, methods=["get"], url_path="csv")
+    def csv(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
+        return csv_response(self.get_object())
+
+
+def csv_response(run: SyncRun) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(csvlog.run_csv_rows(run), content_type="text/csv")
+    filename = f"timecard-sync-{run.work_date:%Y-%m-%d}-{run.project.code or run.project_id}" \
+               f"-run{run.pk}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@extend_schema(parameters=[ORGANIZATION_SLUG, INTEGRATION_ID], tags=["integrations"])
+class ProjectLinkViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
+                         mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """How each project syncs to this integration (remote job, enabled, approved only)."""
+
+    serializer_class = s.ProjectLinkSerializer
+    lookup_url_kwarg = "project_link_id"
+
+    def get_queryset(self) -> QuerySet[ProjectLink]:
+        if self._fake():
+            return ProjectLink.objects.none()
+        from timesync import selectors as domain
+
+        visible = domain.project_list(membership=self.membership)
+        return ProjectLink.objects.filter(integration=self.integration, project__in=visible) \
+            .select_related("project").order_by("project__name")
+
+    def perform_create(self, serializer: s.ProjectLinkSerializer) -> None:
+        serializer.instance = services.project_link_set(
+            actor=self.membership, integration=self.integration, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer: s.ProjectLinkSerializer) -> None:
+        data = dict(serializer.validated_data)
+        data.pop("project", None)
+        serializer.instance = services.project_link_set(
+            actor=self.membership, integration=self.integration,
+            project=serializer.instance.project, **data,
+        )
+
+
+@extend_schema(parameters=[ORGANIZATION_SLUG, INTEGRATION_ID], tags=["integrations"])
+class WorkerLinkViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
+                        viewsets.GenericViewSet):
+    """Which remote employee each worker is; POST sets one by hand."""
+
+    serializer_class = s.WorkerLinkSerializer
+
+    def get_queryset(self) -> QuerySet[WorkerLink]:
+        if self._fake():
+            return WorkerLink.objects.none()
+        return WorkerLink.objects.filter(integration=self.integration) \
+            .select_related("worker").order_by("worker__name")
+
+    def perform_create(self, serializer: s.WorkerLinkSerializer) -> None:
+        serializer.instance = services.worker_link_set(
+            actor=self.membership, integration=self.integration, **serializer.validated_data
+        )

@@ -1,0 +1,309 @@
+"""Read paths of the sync engine: the preview of a run, the dashboard cells, the logs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
+
+from timesync import roles
+from timesync.models import (
+    ACTIVE_SYNC_STATES,
+    ApprovalState,
+    ExternalRecord,
+    Integration,
+    Membership,
+    Project,
+    ProjectLink,
+    RecordState,
+    Shift,
+    SyncRun,
+    SyncState,
+    WorkerLink,
+)
+from timesync.sync.planning import Action, build_plan
+
+# --- Integrations and runs ------------------------------------------------------------------
+
+
+def integration_list(*, membership: Membership) -> QuerySet[Integration]:
+    return Integration.objects.filter(organization_id=membership.organization_id)
+
+
+def integration_get(*, membership: Membership, integration_id: int) -> Integration:
+    return get_object_or_404(integration_list(membership=membership), pk=integration_id)
+
+
+def run_list(
+    *,
+    membership: Membership,
+    integration: Integration | None = None,
+    project_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    state: str | None = None,
+) -> QuerySet[SyncRun]:
+    """Runs the caller may see, newest first (a project manager: their projects' runs)."""
+    runs = SyncRun.objects.filter(organization_id=membership.organization_id)
+    if not roles.sees_all_projects(membership):
+        runs = runs.filter(project__assigned_memberships=membership)
+    filters = {
+        "integration": integration, "project_id": project_id, "work_date__gte": date_from,
+        "work_date__lte": date_to, "state": state,
+    }
+    runs = runs.filter(**{k: v for k, v in filters.items() if v is not None})
+    return runs.select_related("integration", "project", "requested_by").order_by(
+        "-created_at", "-id"
+    )
+
+
+def run_get(*, membership: Membership, run_id: int, integration: Integration | None = None
+            ) -> SyncRun:
+    return get_object_or_404(run_list(membership=membership, integration=integration), pk=run_id)
+
+
+# --- Preview --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    action: str
+    worker: str
+    employee_number: str
+    shift_id: int
+    hours: Decimal | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a run would do now, for the confirm dialog and the API. Writes nothing."""
+
+    integration: str
+    project: str
+    work_date: date
+    approved_only: bool
+    error: str
+    creates: int
+    updates: int
+    deletes: int
+    unchanged: int
+    skips: int
+    workers: int
+    hours: Decimal
+    lines: list[PreviewLine] = field(default_factory=list)
+
+    @property
+    def skipped_lines(self) -> list[PreviewLine]:
+        return [line for line in self.lines if line.action == Action.SKIP]
+
+
+def sync_preview(*, integration: Integration, project: Project, work_date: date) -> Preview:
+    plan = build_plan(integration=integration, project=project, work_date=work_date)
+    return Preview(
+        integration=integration.name,
+        project=str(project),
+        work_date=work_date,
+        approved_only=bool(plan.link and plan.link.sync_only_approved),
+        error=plan.error,
+        creates=plan.count(Action.CREATE),
+        updates=plan.count(Action.UPDATE),
+        deletes=plan.count(Action.DELETE),
+        unchanged=plan.count(Action.UNCHANGED),
+        skips=plan.count(Action.SKIP),
+        workers=plan.workers,
+        hours=plan.hours_to_send,
+        lines=[
+            PreviewLine(
+                action=str(item.action), worker=item.worker.name,
+                employee_number=item.worker.employee_number, shift_id=item.shift.pk,
+                hours=item.hours, reason=item.reason,
+            )
+            for item in plan.items
+        ],
+    )
+
+
+# --- Dashboard cells ------------------------------------------------------------------------
+
+
+class CellStatus(StrEnum):
+    NONE = "none"  # nothing to send: a dash
+    READY = "ready"  # blue: shifts to send, never synced
+    SYNCED = "synced"  # green: everything eligible is in the remote as it is now
+    CHANGED = "changed"  # amber: synced, but shifts changed since
+    FAILED = "failed"  # red: the last run failed
+    IN_PROGRESS = "in_progress"  # a run is queued or running
+
+
+@dataclass
+class Cell:
+    project_id: int
+    work_date: date
+    status: CellStatus = CellStatus.NONE
+    workers: int = 0
+    shifts: int = 0
+    hours: Decimal = Decimal("0.00")
+    changes: int = 0  # shifts to create, update or delete
+    unsendable: int = 0  # shifts whose worker is unknown remotely (skipped with a warning)
+    run_id: int | None = None
+    run_state: str = ""
+    error: str = ""
+
+
+@dataclass
+class _Tally:
+    workers: set = field(default_factory=set)
+    shifts: int = 0
+    seconds: int = 0
+    current: int = 0
+    unsendable: int = 0
+    synced_before: bool = False
+    stale_records: int = 0
+
+
+def sync_cells(
+    *, integration: Integration, project_ids: Iterable[int], dates: Iterable[date]
+) -> dict[tuple[int, date], Cell]:
+    """The status of every (project, day) cell, in four queries whatever the grid's size."""
+    project_ids, dates = list(project_ids), sorted(dates)
+    if not project_ids or not dates:
+        return {}
+    first, last = dates[0], dates[-1]
+    approved_only = dict(
+        ProjectLink.objects.filter(integration=integration, project_id__in=project_ids)
+        .values_list("project_id", "sync_only_approved")
+    )
+    tallies: dict[tuple[int, date], _Tally] = defaultdict(_Tally)
+
+    # 1. The eligible shifts, with whether the ledger holds each as it is now.
+    current_record = ExternalRecord.objects.filter(
+        integration=integration, shift=OuterRef("pk"), state=RecordState.SYNCED,
+        shift_version=OuterRef("version"), project=OuterRef("project"),
+        work_date=OuterRef("work_date"),
+    )
+    known_worker = WorkerLink.objects.filter(integration=integration, worker=OuterRef("worker"))
+    shifts = (
+        Shift.objects.filter(
+            project_id__in=project_ids, work_date__range=(first, last), deleted_at__isnull=True,
+            end__isnull=False, organization_id=integration.organization_id,
+        )
+        .exclude(approval_state=ApprovalState.REJECTED)
+        .values("project_id", "work_date", "approval_state")
+        .annotate(
+            n=Count("id"),
+            seconds=Sum("paid_seconds"),
+            current=Count("id", filter=Q(Exists(current_record))),
+            unsendable=Count("id", filter=~Q(Exists(known_worker))),
+        )
+    )
+    worker_rows = (
+        Shift.objects.filter(
+            project_id__in=project_ids, work_date__range=(first, last), deleted_at__isnull=True,
+            end__isnull=False, organization_id=integration.organization_id,
+        )
+        .exclude(approval_state=ApprovalState.REJECTED)
+        .values_list("project_id", "work_date", "approval_state", "worker_id")
+        .distinct()
+    )
+    for row in shifts:
+        key = (row["project_id"], row["work_date"])
+        if approved_only.get(row["project_id"]) and row["approval_state"] != ApprovalState.APPROVED:
+            continue
+        tally = tallies[key]
+        tally.shifts += row["n"]
+        tally.seconds += row["seconds"] or 0
+        tally.current += row["current"]
+        tally.unsendable += row["unsendable"]
+    for project_id, work_date, approval_state, worker_id in worker_rows:
+        if approved_only.get(project_id) and approval_state != ApprovalState.APPROVED:
+            continue
+        tallies[(project_id, work_date)].workers.add(worker_id)
+
+    # 2. What the ledger holds per cell, and how much of it should no longer be there.
+    records = (
+        ExternalRecord.objects.filter(
+            integration=integration, project_id__in=project_ids,
+            work_date__range=(first, last),
+        )
+        .exclude(state=RecordState.DELETED)
+        .values_list("project_id", "work_date", "shift__deleted_at", "shift__approval_state",
+                     "shift__project_id", "shift__work_date")
+    )
+    for project_id, work_date, deleted_at, approval, shift_project, shift_date in records:
+        tally = tallies[(project_id, work_date)]
+        tally.synced_before = True
+        gone = (
+            deleted_at is not None or approval == ApprovalState.REJECTED
+            or (shift_project, shift_date) != (project_id, work_date)
+            or (approved_only.get(project_id) and approval != ApprovalState.APPROVED)
+        )
+        tally.stale_records += int(gone)
+
+    # 3. The latest run of each cell.
+    latest = (
+        SyncRun.objects.filter(
+            integration=integration, project_id__in=project_ids, work_date__range=(first, last)
+        )
+        .values("project_id", "work_date")
+        .annotate(last_id=Max("id"))
+        .values("last_id")
+    )
+    runs = {
+        (run.project_id, run.work_date): run
+        for run in SyncRun.objects.filter(id__in=latest).only(
+            "id", "project_id", "work_date", "state", "error"
+        )
+    }
+
+    cells = {}
+    for project_id in project_ids:
+        for day in dates:
+            cell = Cell(project_id=project_id, work_date=day)
+            tally = tallies.get((project_id, day))
+            run = runs.get((project_id, day))
+            if tally is not None:
+                cell.workers = len(tally.workers)
+                cell.shifts = tally.shifts
+                cell.hours = (Decimal(tally.seconds) / 3600).quantize(Decimal("0.01"))
+                cell.unsendable = tally.unsendable
+                sendable = tally.shifts - tally.unsendable
+                cell.changes = max(0, sendable - tally.current) + tally.stale_records
+                if cell.changes == 0 and (tally.synced_before or tally.current):
+                    cell.status = CellStatus.SYNCED
+                elif tally.synced_before:
+                    cell.status = CellStatus.CHANGED
+                elif tally.shifts:
+                    cell.status = CellStatus.READY
+            if run is not None:
+                cell.run_id, cell.run_state = run.pk, run.state
+                if run.state in ACTIVE_SYNC_STATES:
+                    cell.status = CellStatus.IN_PROGRESS
+                elif run.state == SyncState.FAILED:
+                    cell.status, cell.error = CellStatus.FAILED, run.error
+            cells[(project_id, day)] = cell
+    return cells
+
+
+def week_of(day: date) -> list[date]:
+    monday = day - timedelta(days=day.weekday())
+    return [monday + timedelta(days=n) for n in range(7)]
+
+
+# --- The detailed log -----------------------------------------------------------------------
+
+
+def run_log_lines(*, run: SyncRun, chunk_size: int = 2000) -> Iterator[dict]:
+    """The run's detailed log, line by line, without holding it all in memory."""
+    yield from (
+        run.entries.order_by("id")
+        .values("worker_name", "employee_number", "shift_id", "outcome", "hours", "remote_id",
+                "message")
+        .iterator(chunk_size=chunk_size)
+    )
