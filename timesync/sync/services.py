@@ -215,13 +215,19 @@ class _Executor:
         if record is not None and item.moved:
             self._remote_delete(record)
             record.refresh_from_db()
+        adopted = False
         if record is not None and record.state == RecordState.PENDING_CREATE:
             record = self._reconcile(record)
+            adopted = record.state == RecordState.SYNCED
         if record is None or record.state == RecordState.DELETED:
             self._create(item, record)
             return
         if record.payload_hash == item.entry.payload_hash() and record.state == RecordState.SYNCED:
-            self._log(item, SyncOutcome.UNCHANGED, remote_id=record.remote_id)
+            if adopted:  # the create went through; only its reply was lost
+                self._log(item, SyncOutcome.CREATED, remote_id=record.remote_id,
+                          message="Confirmed in the remote after a lost reply.")
+            else:
+                self._log(item, SyncOutcome.UNCHANGED, remote_id=record.remote_id)
             return
         self._update(item, record)
 
