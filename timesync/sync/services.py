@@ -62,7 +62,6 @@ from timesync.sync.planning import Action, Plan, PlanItem, build_plan, idempoten
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_EVERY = timedelta(seconds=5)
 _WRITE_OUTCOMES = (SyncOutcome.CREATED, SyncOutcome.UPDATED, SyncOutcome.DELETED)
 
 
@@ -193,6 +192,8 @@ class _Executor:
         self.connector = connector
         self.plan = plan
         self.last_beat = timezone.now()
+        # Beat well inside the staleness window, or a healthy run would look dead.
+        self.beat_every = timedelta(seconds=min(5.0, settings.SYNC_RUN_STALE_SECONDS / 4))
         self.logged_writes = set(
             run.entries.filter(outcome__in=_WRITE_OUTCOMES).values_list("shift_id", flat=True)
         )
@@ -343,7 +344,7 @@ class _Executor:
 
     def _heartbeat(self) -> None:
         now = timezone.now()
-        if now - self.last_beat >= HEARTBEAT_EVERY:
+        if now - self.last_beat >= self.beat_every:
             SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=now)
             self.last_beat = now
 
