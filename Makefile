@@ -39,6 +39,16 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	eval "$$($(PY) -m config.devenv --test)" && $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# Benchmarks print figures (they assert correctness, never time). Same services as the tests.
+bench: export DJANGO_READ_DOT_ENV_FILE = false
+bench: export DATABASE_URL = $(TEST_DATABASE_URL)
+bench: export CELERY_BROKER_URL = $(TEST_REDIS_URL)
+bench: export REDIS_URL = $(TEST_REDIS_URL)
+bench: export DEBUG = false
+bench: $(VENV)/.installed
+	$(PY) -m tests.services_check
+	eval "$$($(PY) -m config.devenv --test)" && $(VENV)/bin/pytest -m bench -s -q tests/bench | grep -E '^\[bench\]|passed|failed'
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 

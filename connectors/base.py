@@ -164,6 +164,9 @@ class Connector(ABC):
 # --- HTTP plumbing --------------------------------------------------------------------------
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Reads retry in place on these, but not on 429: a long Retry-After would hold a Celery worker
+# asleep inside one call; the engine reschedules the run instead.
+_READ_RETRY_STATUSES = TRANSIENT_STATUSES - {429}
 
 
 def retry_after_seconds(response: requests.Response, *, now: float | None = None) -> float | None:
@@ -212,7 +215,7 @@ class HttpClient:
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
         retry = Retry(
             total=read_retries, connect=read_retries, read=read_retries, status=read_retries,
-            backoff_factor=0.2, backoff_jitter=0.2, status_forcelist=TRANSIENT_STATUSES,
+            backoff_factor=0.2, backoff_jitter=0.2, status_forcelist=_READ_RETRY_STATUSES,
             allowed_methods=frozenset({"GET", "HEAD"}), respect_retry_after_header=True,
             raise_on_status=False,
         )
@@ -233,7 +236,10 @@ class HttpClient:
             raise TransientError(f"{self.system} did not answer in time ({method} {path}).") \
                 from error
         except requests.ConnectionError as error:
-            raise TransientError(f"Could not reach {self.system} ({method} {path}).") from error
+            raise TransientError(
+                f"Could not reach {self.system}, or the connection dropped before it answered "
+                f"({method} {path}); the next attempt checks what arrived."
+            ) from error
         return self._outcome(response, method, path)
 
     def _outcome(self, response: requests.Response, method: str, path: str) -> Any:
@@ -250,13 +256,13 @@ class HttpClient:
             )
         if status == 404:
             raise RemoteNotFound(f"{self.system} has no {path} (404).")
-        if status in (400, 409, 422):
+        if status in (400, 409, 422) and method in ("POST", "PUT", "PATCH"):
             raise RejectedEntry(
-                f"{self.system} refused {method} {path} ({status}): {_remote_message(response)}"
+                f"{self.system} refused {method} {path} ({status}): {remote_message(response)}"
             )
         if status >= 400:
             raise PermanentError(
-                f"{self.system} refused {method} {path} ({status}): {_remote_message(response)}"
+                f"{self.system} refused {method} {path} ({status}): {remote_message(response)}"
             )
         if status == 204 or not response.content:
             return None
@@ -271,7 +277,7 @@ class HttpClient:
         self.session.close()
 
 
-def _remote_message(response: requests.Response) -> str:
+def remote_message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:

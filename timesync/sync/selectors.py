@@ -239,7 +239,7 @@ def sync_cells(
     for project_id, work_date, deleted_at, approval, shift_project, shift_date in records:
         tally = tallies[(project_id, work_date)]
         tally.synced_before = True
-        gone = (
+        gone = bool(
             deleted_at is not None or approval == ApprovalState.REJECTED
             or (shift_project, shift_date) != (project_id, work_date)
             or (approved_only.get(project_id) and approval != ApprovalState.APPROVED)

@@ -1,0 +1,818 @@
+"""A local emulator of the Plexxis wire contract (CONTRACT.md), for tests and the demo.
+
+A real HTTP server with in-memory state and fault injection (latency, 429, 5xx, timeouts,
+lost responses), so the connector and the sync engine meet the failures a remote has. It also
+serves a small control API under /_emulator/ (no API key) so another process can seed it,
+inject faults and read what it holds. Test and demo code only: never expose it beyond
+localhost.
+
+    python -m connectors.plexxis.emulator --port 8766 --seed-file seed.json --api-key KEY
+
+A seed file is JSON: {"employees": [...], "jobs": [...], "cost_codes": [...], "entries": [...]}
+in the contract's shapes (entries without id or timestamps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import hmac
+import json
+import math
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+API_PREFIX = "/api/v1"
+CONTROL_PREFIX = "/_emulator"
+DEFAULT_API_KEY = "plexxis-emulator-key"
+DEFAULT_PORT = 8766
+
+FAULT_KINDS = ("latency", "rate_limit", "server_error", "timeout", "lose_response")
+# Parameters each fault kind takes, with their defaults (None: required).
+_FAULT_PARAMS: dict[str, dict[str, float | None]] = {
+    "latency": {"ms": None},
+    "rate_limit": {"seconds": 1.0},
+    "server_error": {"status": 500},
+    # Longer than the connector's default 30 s read timeout.
+    "timeout": {"seconds": 35.0},
+    "lose_response": {},
+}
+
+HOUR_TYPES = ("Regular", "Overtime", "Double Time")
+EXTERNAL_REFERENCE_MAX_LENGTH = 64
+NOTES_MAX_LENGTH = 500
+MAX_HOURS = Decimal("24")
+MAX_BODY_BYTES = 1_000_000
+ENTRY_FIELDS = (
+    "employee_code", "job_number", "sub_job_code", "cost_code", "work_date", "hours",
+    "hour_type", "external_reference", "notes",
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_HOURS = re.compile(r"\d{1,2}(\.\d{1,2})?")
+_ENTRY_PATH = re.compile(r"/timecard-entries/([^/]+)")
+
+
+class _Invalid(Exception):
+    """A request the contract answers with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Fault:
+    """An injected misbehaviour for the requests it matches. `count` None: until cleared."""
+
+    kind: str
+    count: int | None = 1
+    method: str | None = None
+    path_contains: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, method: str, target: str) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.path_contains is None or self.path_contains in target
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "count": self.count, "method": self.method,
+                "path_contains": self.path_contains, **self.params}
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One API request as the emulator saw it (control API calls are not logged)."""
+
+    method: str
+    path: str  # below the API prefix, without the query: "/timecard-entries"
+    query: dict[str, str]
+    status: int | None  # None: the response was deliberately lost
+    body: Any = None
+    fault: str | None = None
+    at: float = 0.0
+
+
+@dataclass
+class _Outcome:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class PlexxisEmulator:
+    """Thread-safe in-memory Plexxis. `start()` serves it; the methods drive it in-process."""
+
+    def __init__(
+        self, *, api_key: str = DEFAULT_API_KEY, rate_limit: int = 600,
+        rate_window: float = 10.0, default_page_size: int = 50, max_page_size: int = 100,
+    ) -> None:
+        self.api_key = api_key
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.default_page_size = default_page_size
+        self.max_page_size = max_page_size
+        self.verbose = False  # print each request, as http.server does
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        # Entry ids are never reused, not even after reset(): a remote never hands out an id
+        # twice, and a test's stale id must not find a new entry.
+        self._next_entry_number = 1
+        self._clear_state()
+
+    def _clear_state(self) -> None:
+        with self._lock:
+            self._employees: dict[str, dict[str, Any]] = {}
+            self._jobs: dict[str, dict[str, Any]] = {}
+            self._cost_codes: dict[str, dict[str, Any]] = {}
+            self._entries: dict[str, dict[str, Any]] = {}
+            self._faults: list[Fault] = []
+            self._latency_ms = 0.0
+            self._log: list[LoggedRequest] = []
+            self._window_start = 0.0
+            self._window_count = 0
+
+    # --- Serving ----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The API's address, what a Plexxis integration's base URL setting holds."""
+        if not self.url:
+            raise RuntimeError("The emulator is not serving: call start() first.")
+        return self.url + API_PREFIX
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a daemon thread (port 0: any free port) and return the API's base URL."""
+        if self._server is not None:
+            raise RuntimeError("The emulator is already serving.")
+        self._stopping.clear()
+        server = _Server((host, port), _Handler)
+        server.emulator = self
+        self._server = server
+        # A short poll interval keeps stop() quick; every test starts and stops one.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01},
+            name=f"plexxis-emulator-{server.server_address[1]}", daemon=True,
+        )
+        self._thread.start()
+        bound_host, bound_port = server.server_address[:2]
+        self.url = f"http://{bound_host}:{bound_port}"
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving; requests held by latency or timeout faults are let go at once."""
+        self._stopping.set()
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> PlexxisEmulator:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- State ------------------------------------------------------------------------------
+
+    def seed(
+        self, *, employees: Iterable[Mapping[str, Any]] = (),
+        jobs: Iterable[Mapping[str, Any]] = (), cost_codes: Iterable[Mapping[str, Any]] = (),
+        entries: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """Add (or replace, by code / job number) reference data, then add entries, which are
+        validated as a POST would be. Raises ValueError on malformed data."""
+        with self._lock:
+            for employee in employees:
+                row = _seed_employee(employee)
+                self._employees[row["code"]] = row
+            for job in jobs:
+                row = _seed_job(job)
+                self._jobs[row["job_number"]] = row
+            for cost_code in cost_codes:
+                row = _seed_cost_code(cost_code)
+                self._cost_codes[row["code"]] = row
+            for entry in entries:
+                try:
+                    self._create_entry(dict(entry))
+                except _Invalid as error:
+                    raise ValueError(f"Cannot seed entry {dict(entry)}: {error}") from error
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every timecard entry held, oldest first (copies)."""
+        with self._lock:
+            return [dict(entry) for entry in self._entries.values()]
+
+    def reset(self) -> None:
+        """Forget data, entries, faults, the request log and the rate window; keep serving."""
+        self._clear_state()
+
+    def request_log(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._log)
+
+    def request_count(self, method: str | None = None, path_contains: str | None = None) -> int:
+        """How many API round trips matched, e.g. request_count("POST", "/timecard-entries")."""
+        return sum(
+            1 for logged in self.request_log()
+            if (method is None or logged.method == method.upper())
+            and (path_contains is None or path_contains in logged.path)
+        )
+
+    # --- Faults -----------------------------------------------------------------------------
+
+    def inject(
+        self, kind: str, *, count: int | None = 1, method: str | None = None,
+        path_contains: str | None = None, **params: Any,
+    ) -> Fault:
+        """Misbehave on the next `count` matching API requests (None: until cleared).
+
+        latency(ms): an extra delay on every matching request until cleared (count ignored).
+        rate_limit(seconds=1): 429 with Retry-After and X-Rate-Limit-Reset that far ahead.
+        server_error(status=500): a 5xx; a write is not applied.
+        timeout(seconds=35): answer nothing for that long (then 504); a write is not applied.
+        lose_response: apply the request, then close the connection without an answer.
+        `path_contains` is matched against the path below the API prefix, with its query.
+        """
+        if kind not in _FAULT_PARAMS:
+            raise ValueError(f"Unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}.")
+        allowed = _FAULT_PARAMS[kind]
+        unknown = set(params) - set(allowed)
+        if unknown:
+            raise ValueError(f"Fault {kind!r} takes no {', '.join(sorted(unknown))}.")
+        values: dict[str, Any] = {}
+        for name, default in allowed.items():
+            value = params.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"Fault {kind!r} needs {name} as a number >= 0.")
+            values[name] = value
+        if kind == "server_error" and not 500 <= values["status"] <= 599:
+            raise ValueError("A server_error's status is 500 to 599.")
+        if kind == "latency":
+            count = None
+        elif count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                                    or count < 1):
+            raise ValueError("count is a positive integer, or None for until cleared.")
+        fault = Fault(kind=kind, count=count, method=method.upper() if method else None,
+                      path_contains=path_contains or None, params=values)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def set_latency(self, ms: float) -> None:
+        """An extra delay on every API request until set to 0 or faults are cleared."""
+        with self._lock:
+            self._latency_ms = max(0.0, float(ms))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._latency_ms = 0.0
+
+    def faults(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def _take_fault(self, method: str, target: str) -> tuple[float, Fault | None]:
+        """(extra delay in seconds, the one fault this request meets, if any)."""
+        with self._lock:
+            delay_ms = self._latency_ms
+            taken = None
+            for fault in list(self._faults):
+                if not fault.matches(method, target):
+                    continue
+                if fault.kind == "latency":
+                    delay_ms += fault.params["ms"]
+                elif taken is None:
+                    taken = fault
+                    if fault.count is not None:
+                        fault.count -= 1
+                        if fault.count <= 0:
+                            self._faults.remove(fault)
+            return delay_ms / 1000, taken
+
+    # --- The API ----------------------------------------------------------------------------
+
+    def _serve_api(self, handler: _Handler, method: str, path: str, query_string: str) -> None:
+        query = {name: values[-1] for name, values in
+                 parse_qs(query_string, keep_blank_values=True).items()}
+        target = f"{path}?{query_string}" if query_string else path
+        delay, fault = self._take_fault(method, target)
+        try:
+            raw = handler.read_body()
+        except _Invalid as error:
+            self._answer(handler, method, path, query, None,
+                         _Outcome(error.status, {"error": str(error)}), None)
+            return
+        if delay and self._stopping.wait(delay):
+            return
+        if fault is not None and fault.kind != "lose_response":
+            outcome = self._fault_outcome(fault)
+            attempted = _loggable(raw)
+            if fault.kind == "timeout":
+                # Logged on arrival: the client gives up long before the 504 would be sent.
+                self._record(method, path, query, outcome.status, attempted, fault.kind)
+                if self._stopping.wait(fault.params["seconds"]):
+                    return
+                self._answer(handler, method, path, query, attempted, outcome, fault.kind,
+                             log=False)
+                return
+            self._answer(handler, method, path, query, attempted, outcome, fault.kind)
+            return
+        body = None
+        try:
+            outcome = self._rate_limited() or self._unauthorized(handler)
+            if outcome is None:
+                body = _json_body(raw) if method in ("POST", "PATCH", "PUT") else None
+                outcome = self._route(method, path, query, body)
+        except _Invalid as error:
+            outcome = _Outcome(error.status, {"error": str(error)})
+        if fault is not None:  # lose_response: the work is done, the answer never leaves
+            self._record(method, path, query, None, body, fault.kind)
+            handler.drop_connection()
+            return
+        self._answer(handler, method, path, query, body, outcome, None)
+
+    def _answer(
+        self, handler: _Handler, method: str, path: str, query: dict[str, str], body: Any,
+        outcome: _Outcome, fault: str | None, *, log: bool = True,
+    ) -> None:
+        outcome.headers = {**self._rate_headers(), **outcome.headers}
+        if log:
+            self._record(method, path, query, outcome.status, body, fault)
+        handler.send_json(outcome.status, outcome.body, outcome.headers)
+
+    def _record(
+        self, method: str, path: str, query: dict[str, str], status: int | None, body: Any,
+        fault: str | None,
+    ) -> None:
+        with self._lock:
+            self._log.append(LoggedRequest(method=method, path=path, query=query, status=status,
+                                           body=body, fault=fault, at=time.time()))
+
+    def _fault_outcome(self, fault: Fault) -> _Outcome:
+        if fault.kind == "rate_limit":
+            seconds = fault.params["seconds"]
+            return _Outcome(429, {"error": "Rate limit exceeded."}, {
+                "Retry-After": str(math.ceil(seconds)),
+                "X-Rate-Limit-Remaining": "0",
+                "X-Rate-Limit-Reset": str(math.ceil(time.time() + seconds)),
+            })
+        if fault.kind == "timeout":
+            return _Outcome(504, {"error": "The request timed out."})
+        return _Outcome(int(fault.params["status"]), {"error": "Internal server error."})
+
+    def _rate_limited(self) -> _Outcome | None:
+        with self._lock:
+            now = time.time()
+            if now >= self._window_start + self.rate_window:
+                self._window_start, self._window_count = now, 0
+            self._window_count += 1
+            if self._window_count <= self.rate_limit:
+                return None
+            wait = self._window_start + self.rate_window - now
+        return _Outcome(429, {"error": "Rate limit exceeded."},
+                        {"Retry-After": str(max(1, math.ceil(wait)))})
+
+    def _rate_headers(self) -> dict[str, str]:
+        with self._lock:
+            now = time.time()
+            if now >= self._window_start + self.rate_window:
+                used, reset = 0, now + self.rate_window
+            else:
+                used, reset = self._window_count, self._window_start + self.rate_window
+            return {
+                "X-Rate-Limit-Limit": str(self.rate_limit),
+                "X-Rate-Limit-Remaining": str(max(0, self.rate_limit - used)),
+                "X-Rate-Limit-Reset": str(math.ceil(reset)),
+            }
+
+    def _unauthorized(self, handler: _Handler) -> _Outcome | None:
+        key = handler.headers.get("X-API-Key", "")
+        if key and hmac.compare_digest(key.encode(), self.api_key.encode()):
+            return None
+        return _Outcome(401, {"error": "Missing or invalid API key."})
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> _Outcome:
+        lists = {"/employees": self._employees, "/jobs": self._jobs,
+                 "/cost-codes": self._cost_codes}
+        if path in lists:
+            _allow(method, "GET")
+            with self._lock:
+                rows = [copy.deepcopy(row) for _key, row in sorted(lists[path].items())]
+            return self._page(rows, query)
+        if path == "/timecard-entries":
+            _allow(method, "GET", "POST")
+            if method == "GET":
+                return self._page(self._find_entries(query), query)
+            with self._lock:
+                return _Outcome(201, self._create_entry(_object(body)))
+        match = _ENTRY_PATH.fullmatch(path)
+        if match:
+            _allow(method, "PATCH", "DELETE")
+            entry_id = unquote(match.group(1))
+            with self._lock:
+                if entry_id not in self._entries:
+                    raise _Invalid(404, f"No timecard entry {entry_id}.")
+                if method == "DELETE":
+                    del self._entries[entry_id]
+                    return _Outcome(204)
+                return _Outcome(200, self._update_entry(entry_id, _object(body)))
+        raise _Invalid(404, f"No such resource: {path}.")
+
+    def _page(self, rows: list[dict[str, Any]], query: dict[str, str]) -> _Outcome:
+        page = _positive_int(query, "page", 1)
+        # Like most APIs, an oversized page_size is capped rather than refused.
+        size = min(_positive_int(query, "page_size", self.default_page_size), self.max_page_size)
+        start = (page - 1) * size
+        more = len(rows) > start + size
+        return _Outcome(200, {"results": rows[start:start + size],
+                              "next_page": page + 1 if more else None})
+
+    def _find_entries(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        job_number = query.get("job_number")
+        if not job_number:
+            raise _Invalid(422, "job_number is required.")
+        work_date = _work_date(query.get("work_date"))
+        # "Search by": a case-insensitive substring match, looser than equality on purpose,
+        # so a client that wants one key must compare exactly.
+        reference = query.get("external_reference", "").lower()
+        with self._lock:
+            return [
+                dict(entry) for entry in self._entries.values()
+                if entry["job_number"] == job_number and entry["work_date"] == work_date
+                and reference in entry["external_reference"].lower()
+            ]
+
+    def _create_entry(self, data: dict[str, Any]) -> dict[str, Any]:
+        fields = self._valid_entry({field_name: data.get(field_name)
+                                    for field_name in ENTRY_FIELDS})
+        now = _now()
+        entry_id = f"TE-{self._next_entry_number:06d}"
+        self._next_entry_number += 1
+        entry = {"id": entry_id, **fields, "created_at": now, "updated_at": now}
+        self._entries[entry_id] = entry
+        return dict(entry)
+
+    def _update_entry(self, entry_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        current = self._entries[entry_id]
+        merged = {name: data[name] if name in data else current[name] for name in ENTRY_FIELDS}
+        current.update(self._valid_entry(merged), updated_at=_now())
+        return dict(current)
+
+    def _valid_entry(self, data: dict[str, Any]) -> dict[str, Any]:
+        employee_code = _text(data, "employee_code", required=True)
+        if employee_code not in self._employees:
+            raise _Invalid(422, f"Unknown employee code {employee_code}")
+        job_number = _text(data, "job_number", required=True)
+        job = self._jobs.get(job_number)
+        if job is None:
+            raise _Invalid(422, f"Unknown job number {job_number}")
+        sub_jobs = {sub_job["code"] for sub_job in job["sub_jobs"]}
+        sub_job_code = _text(data, "sub_job_code") or None
+        if sub_job_code is not None and sub_job_code not in sub_jobs:
+            raise _Invalid(422, f"Unknown sub job {sub_job_code} on job {job_number}")
+        cost_code = _text(data, "cost_code") or None
+        if cost_code is not None and not self._known_cost_code(cost_code, sub_jobs):
+            raise _Invalid(422, f"Unknown cost code {cost_code}")
+        hour_type = data.get("hour_type")
+        if hour_type not in HOUR_TYPES:
+            raise _Invalid(422, f"Unknown hour type {hour_type!r}; use {', '.join(HOUR_TYPES)}")
+        reference = _text(data, "external_reference")
+        if len(reference) > EXTERNAL_REFERENCE_MAX_LENGTH:
+            raise _Invalid(422, f"external_reference is longer than "
+                                f"{EXTERNAL_REFERENCE_MAX_LENGTH} characters")
+        notes = _text(data, "notes")
+        if len(notes) > NOTES_MAX_LENGTH:
+            raise _Invalid(422, f"notes are longer than {NOTES_MAX_LENGTH} characters")
+        return {
+            "employee_code": employee_code, "job_number": job_number,
+            "sub_job_code": sub_job_code, "cost_code": cost_code,
+            "work_date": _work_date(data.get("work_date")), "hours": _hours(data.get("hours")),
+            "hour_type": hour_type, "external_reference": reference, "notes": notes,
+        }
+
+    def _known_cost_code(self, cost_code: str, sub_jobs: set[str]) -> bool:
+        if cost_code in self._cost_codes:
+            return True
+        # SubJob.Subsection.ActivityCode: a known cost code on one of the job's sub jobs.
+        sub_job, _dot, rest = cost_code.partition(".")
+        return sub_job in sub_jobs and rest in self._cost_codes
+
+    # --- The control API --------------------------------------------------------------------
+
+    def _serve_control(self, handler: _Handler, method: str, path: str) -> None:
+        try:
+            raw = handler.read_body()
+            outcome = self._control(method, path, raw)
+        except _Invalid as error:
+            outcome = _Outcome(error.status, {"error": str(error)})
+        except ValueError as error:
+            outcome = _Outcome(422, {"error": str(error)})
+        handler.send_json(outcome.status, outcome.body, outcome.headers)
+
+    def _control(self, method: str, path: str, raw: bytes) -> _Outcome:
+        action = path[len(CONTROL_PREFIX):]
+        if action == "/faults":
+            _allow(method, "GET", "POST", "DELETE")
+            if method == "GET":
+                return _Outcome(200, {"results": [fault.as_dict() for fault in self.faults()]})
+            if method == "DELETE":
+                self.clear_faults()
+                return _Outcome(204)
+            spec = _object(_json_body(raw))
+            kind = spec.pop("kind", None)
+            if not isinstance(kind, str):
+                raise _Invalid(422, f"kind is required: one of {', '.join(FAULT_KINDS)}.")
+            fault = self.inject(kind, count=spec.pop("count", 1), method=spec.pop("method", None),
+                                path_contains=spec.pop("path_contains", None), **spec)
+            return _Outcome(201, fault.as_dict())
+        if action == "/seed":
+            _allow(method, "POST")
+            data = _object(_json_body(raw))
+            self.seed(**_seed_arguments(data))
+            with self._lock:
+                return _Outcome(200, {"employees": len(self._employees), "jobs": len(self._jobs),
+                                      "cost_codes": len(self._cost_codes),
+                                      "entries": len(self._entries)})
+        if action == "/entries":
+            _allow(method, "GET")
+            return _Outcome(200, {"results": self.entries()})
+        if action == "/requests":
+            _allow(method, "GET")
+            return _Outcome(200, {"results": [asdict(logged) for logged in self.request_log()]})
+        if action == "/reset":
+            _allow(method, "POST")
+            self.reset()
+            return _Outcome(204)
+        raise _Invalid(404, f"No emulator control {path}.")
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: PlexxisEmulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.0: one request per connection. Keep-alive would leave a thread blocked on every
+    # idle connection after stop(), and a lost response is simply a closed connection.
+    protocol_version = "HTTP/1.0"
+    server: _Server
+
+    def version_string(self) -> str:
+        return "PlexxisEmulator/1.0"
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        emulator = self.server.emulator
+        try:
+            split = urlsplit(self.path)
+            path = split.path
+            if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+                emulator._serve_control(self, method, path)
+            elif path.startswith(API_PREFIX + "/"):
+                emulator._serve_api(self, method, path[len(API_PREFIX):], split.query)
+            else:
+                self.send_json(404, {"error": f"No such resource: {path}. The API is under "
+                                              f"{API_PREFIX}/."}, {})
+        except OSError:
+            pass  # the client hung up (it timed out, or we dropped it): nobody to answer
+        except Exception as error:  # an emulator bug must not look like a dropped connection
+            traceback.print_exc()
+            with contextlib.suppress(OSError):
+                self.send_json(500, {"error": f"Emulator error: {error!r}"}, {})
+
+    def read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise _Invalid(411, "Send a Content-Length; chunked bodies are not accepted.")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError as error:
+            raise _Invalid(400, "Content-Length is not a number.") from error
+        if length < 0:
+            raise _Invalid(400, "Content-Length is negative.")
+        if length > MAX_BODY_BYTES:
+            raise _Invalid(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
+        return self.rfile.read(length) if length else b""
+
+    def send_json(self, status: int, body: Any, headers: dict[str, str]) -> None:
+        payload = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
+        if status != 204:
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+    def drop_connection(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.emulator.verbose:
+            super().log_message(format, *args)
+
+
+# --- Validation helpers ---------------------------------------------------------------------
+
+
+def _allow(method: str, *methods: str) -> None:
+    if method not in methods:
+        raise _Invalid(405, f"{method} is not allowed here; use {', '.join(methods)}.")
+
+
+def _json_body(raw: bytes) -> Any:
+    if not raw:
+        raise _Invalid(400, "The request needs a JSON body.")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _Invalid(400, f"Malformed JSON: {error}") from error
+
+
+def _loggable(raw: bytes) -> Any:
+    """The body a faulted request carried, for the log; the fault answered before parsing."""
+    try:
+        return json.loads(raw) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise _Invalid(400, "The body must be a JSON object.")
+    return body
+
+
+def _text(data: Mapping[str, Any], name: str, *, required: bool = False) -> str:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise _Invalid(422, f"{name} is required")
+        return ""
+    if not isinstance(value, str):
+        raise _Invalid(422, f"{name} must be a string")
+    return value
+
+
+def _work_date(value: Any) -> str:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise _Invalid(422, f"Invalid work_date {value!r}; use YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError as error:
+        raise _Invalid(422, f"Invalid work_date {value!r}; use YYYY-MM-DD") from error
+
+
+def _hours(value: Any) -> str:
+    if not isinstance(value, str) or not _HOURS.fullmatch(value):
+        raise _Invalid(422, f"Invalid hours {value!r}; send a string such as \"8.00\"")
+    try:
+        hours = Decimal(value)
+    except InvalidOperation as error:
+        raise _Invalid(422, f"Invalid hours {value!r}") from error
+    if not Decimal("0") < hours <= MAX_HOURS:
+        raise _Invalid(422, f"Invalid hours {value}; they must be more than 0 and at most 24")
+    return f"{hours:.2f}"
+
+
+def _positive_int(query: Mapping[str, str], name: str, default: int) -> int:
+    value = query.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise _Invalid(422, f"{name} must be a positive integer")
+    return int(value)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _seed_employee(data: Mapping[str, Any]) -> dict[str, Any]:
+    code = _seed_key(data, "code", "employee")
+    return {"code": code, "first_name": str(data.get("first_name") or ""),
+            "last_name": str(data.get("last_name") or ""), "email": str(data.get("email") or ""),
+            "phone": str(data.get("phone") or ""), "active": bool(data.get("active", True))}
+
+
+def _seed_job(data: Mapping[str, Any]) -> dict[str, Any]:
+    job_number = _seed_key(data, "job_number", "job")
+    sub_jobs = [{"code": _seed_key(sub_job, "code", "sub job"), "name": str(sub_job.get("name")
+                                                                            or "")}
+                for sub_job in data.get("sub_jobs") or ()]
+    return {"job_number": job_number, "name": str(data.get("name") or ""),
+            "active": bool(data.get("active", True)), "sub_jobs": sub_jobs}
+
+
+def _seed_cost_code(data: Mapping[str, Any]) -> dict[str, Any]:
+    code = _seed_key(data, "code", "cost code")
+    subsection, _dot, activity = code.rpartition(".")
+    return {"code": code, "subsection": str(data.get("subsection") or subsection),
+            "activity_code": str(data.get("activity_code") or activity),
+            "description": str(data.get("description") or "")}
+
+
+def _seed_key(data: Any, name: str, what: str) -> str:
+    if not isinstance(data, Mapping) or not isinstance(data.get(name), str) or not data[name]:
+        raise ValueError(f"A seeded {what} needs {name} as a non-empty string: {data!r}")
+    return data[name]
+
+
+def _seed_arguments(data: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(data) - {"employees", "jobs", "cost_codes", "entries"}
+    if unknown:
+        raise ValueError(f"Unknown seed keys: {', '.join(sorted(unknown))}")
+    arguments = {}
+    for name in ("employees", "jobs", "cost_codes", "entries"):
+        rows = data.get(name) or []
+        if not isinstance(rows, list):
+            raise ValueError(f"{name} must be a list")
+        arguments[name] = rows
+    return arguments
+
+
+# --- Command line ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m connectors.plexxis.emulator",
+        description="Serve a local Plexxis emulator (test and demo only) until interrupted.",
+    )
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind; the control API has no key, keep it local")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--seed-file", type=Path, help="JSON with employees, jobs, cost_codes")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser.add_argument("--rate-limit", type=int, default=600, help="requests per window")
+    parser.add_argument("--rate-window", type=float, default=10.0, help="seconds")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+
+    emulator = PlexxisEmulator(api_key=args.api_key, rate_limit=args.rate_limit,
+                               rate_window=args.rate_window)
+    emulator.verbose = args.verbose
+    if args.seed_file:
+        emulator.seed(**_seed_arguments(json.loads(args.seed_file.read_text())))
+    base_url = emulator.start(args.host, args.port)
+    # SIGTERM (docker stop, a test's terminate()) ends it as cleanly as Ctrl+C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"Plexxis emulator: API at {base_url} (X-API-Key: {args.api_key}), control at "
+          f"{emulator.url}{CONTROL_PREFIX}/. Ctrl+C stops.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
