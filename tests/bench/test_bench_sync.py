@@ -75,7 +75,7 @@ def test_bench_sync_throughput_of_a_1000_shift_day():
     emulator = PlexxisEmulator(rate_limit=100_000)
     emulator.start()
     try:
-        organization, admin, integration = _organization_with_integration(emulator)
+        organization, _, integration = _organization_with_integration(emulator)
         project = factories.ProjectFactory(organization=organization, code="24-101")
         workers = Worker.objects.bulk_create([
             Worker(organization=organization, name=f"Worker {n:04d}", employee_number=f"{n:05d}")
@@ -118,7 +118,7 @@ def test_bench_sync_throughput_of_a_1000_shift_day():
 
 @pytest.mark.parametrize("project_count", [10, 500])
 def test_bench_week_of_cells(project_count):
-    organization, admin, integration = _organization_with_integration()
+    organization, _, integration = _organization_with_integration()
     projects = Project.objects.bulk_create([
         Project(organization=organization, name=f"Project {n}", code=f"P-{n:04d}")
         for n in range(project_count)
@@ -156,7 +156,7 @@ def test_bench_week_of_cells(project_count):
 
 def test_bench_csv_of_a_100000_line_run_streams_in_bounded_memory():
     lines = 100_000
-    organization, admin, integration = _organization_with_integration()
+    organization, _, integration = _organization_with_integration()
     project = factories.ProjectFactory(organization=organization)
     run = SyncRun.objects.create(organization=organization, integration=integration,
                                  project=project, work_date=DAY, trigger="api",
