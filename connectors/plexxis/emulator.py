@@ -127,6 +127,7 @@ class PlexxisEmulator:
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
         self.verbose = False  # print each request, as http.server does
+        self.state_file: Path | None = None  # where every write is saved, if set
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -241,6 +242,35 @@ class PlexxisEmulator:
             and (path_contains is None or path_contains in logged.path)
         )
 
+    # --- Persistence (the demo keeps its entries across restarts) ----------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything held, entries with their ids, as `restore()` takes it back."""
+        with self._lock:
+            return copy.deepcopy({
+                "employees": list(self._employees.values()), "jobs": list(self._jobs.values()),
+                "cost_codes": list(self._cost_codes.values()),
+                "entries": list(self._entries.values()),
+                "next_entry_number": self._next_entry_number,
+            })
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Take back a snapshot: unlike seed(), entries keep their ids, as a remote would."""
+        with self._lock:
+            self.seed(employees=data.get("employees", ()), jobs=data.get("jobs", ()),
+                      cost_codes=data.get("cost_codes", ()))
+            for entry in data.get("entries", ()):
+                self._entries[entry["id"]] = dict(entry)
+            self._next_entry_number = max(self._next_entry_number,
+                                          int(data.get("next_entry_number", 1)))
+
+    def _persist(self) -> None:
+        if self.state_file is None:
+            return
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.snapshot()))
+        temporary.replace(self.state_file)  # atomic: a crash never leaves half a file
+
     # --- Faults -----------------------------------------------------------------------------
 
     def inject(
@@ -347,6 +377,8 @@ class PlexxisEmulator:
             if outcome is None:
                 body = _json_body(raw) if method in ("POST", "PATCH", "PUT") else None
                 outcome = self._route(method, path, query, body)
+                if method != "GET" and outcome.status < 300:
+                    self._persist()
         except _Invalid as error:
             outcome = _Outcome(error.status, {"error": str(error)})
         if fault is not None:  # lose_response: the work is done, the answer never leaves
@@ -789,6 +821,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="address to bind; the control API has no key, keep it local")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--seed-file", type=Path, help="JSON with employees, jobs, cost_codes")
+    parser.add_argument("--state-file", type=Path,
+                        help="JSON snapshot loaded at start (if present) and saved on every "
+                             "write, so entries survive a restart")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
     parser.add_argument("--rate-limit", type=int, default=600, help="requests per window")
     parser.add_argument("--rate-window", type=float, default=10.0, help="seconds")
@@ -800,6 +835,10 @@ def main(argv: list[str] | None = None) -> None:
     emulator.verbose = args.verbose
     if args.seed_file:
         emulator.seed(**_seed_arguments(json.loads(args.seed_file.read_text())))
+    if args.state_file:
+        if args.state_file.exists():
+            emulator.restore(json.loads(args.state_file.read_text()))
+        emulator.state_file = args.state_file
     base_url = emulator.start(args.host, args.port)
     # SIGTERM (docker stop, a test's terminate()) ends it as cleanly as Ctrl+C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -397,3 +397,28 @@ def test_command_line_serves_the_seed_file_until_stopped(tmp_path):
         process.terminate()
         assert process.wait(timeout=5) == 0
         process.stdout.close()
+
+
+def test_a_snapshot_restores_entries_with_their_ids(plexxis_emulator, plexxis, tmp_path):
+    from connectors.plexxis.emulator import PlexxisEmulator
+
+    plexxis_emulator.state_file = tmp_path / "state.json"
+    created = plexxis.create_entry(_restorable_entry())
+    restored = PlexxisEmulator()
+    restored.restore(json.loads(plexxis_emulator.state_file.read_text()))
+    assert [e["id"] for e in restored.entries()] == [created.remote_id]
+    assert restored.snapshot()["next_entry_number"] == plexxis_emulator.snapshot()[
+        "next_entry_number"]
+
+
+def _restorable_entry():
+    from datetime import date
+    from decimal import Decimal
+
+    from connectors.base import TimecardEntry
+
+    return TimecardEntry(
+        idempotency_key="k-1", worker_remote_id="1001", project_remote_id="24-101",
+        cost_code_remote_id=None, work_date=date(2026, 6, 3), hours=Decimal("8.00"),
+        time_type="regular",
+    )

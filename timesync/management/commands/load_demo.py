@@ -28,15 +28,18 @@ from django.db import transaction
 from django.db.models import Count, ProtectedError, Q, RestrictedError
 from django.utils import timezone
 
+from connectors.plexxis import demo as plexxis_demo
 from timesync import services
 from timesync.models import (
     ApprovalState,
     CostCode,
+    ExternalRecord,
     Membership,
     Organization,
     Project,
     Role,
     Shift,
+    SyncRun,
     TimeType,
     User,
     Worker,
@@ -267,6 +270,7 @@ class LoadResult:
     organization: Organization
     created: bool
     dst_change: date | None = None
+    plexxis: str = ""
 
 
 class OrganizationLoader:
@@ -570,7 +574,9 @@ def delete_demo() -> list[str]:
         if organization is None:
             continue
         organization_id = organization.pk  # delete() clears it
-        # Shifts protect their workers and projects, so they go first.
+        # The ledger protects shifts, and shifts protect their workers and projects.
+        ExternalRecord.objects.filter(organization=organization).delete()
+        SyncRun.objects.filter(organization=organization).delete()
         Shift.objects.filter(organization=organization).delete()
         organization.delete()
         # History rows have no foreign keys to cascade along, and the deletions above have
@@ -626,7 +632,10 @@ class Command(BaseCommand):
                     loader = OrganizationLoader(
                         spec, now=now, password_hash=password_hash, rng=rng
                     )
-                    results.append(loader.load())
+                    result = loader.load()
+                    result.plexxis = plexxis_demo.connect(result.organization,
+                                                          today=timezone.localdate())
+                    results.append(result)
         except (ProtectedError, RestrictedError) as error:
             raise CommandError(
                 f"Could not delete the demo organizations: other records still use them "
@@ -635,6 +644,7 @@ class Command(BaseCommand):
         self._report(results, elapsed=time.monotonic() - started)
 
     def _reset(self) -> None:
+        plexxis_demo.forget()
         for name in delete_demo():
             self.stdout.write(f"Deleted the demo organization {name} and its users.")
 
@@ -655,6 +665,8 @@ class Command(BaseCommand):
                     f"  Overnight shifts cross the DST change of {result.dst_change:%Y-%m-%d} "
                     f"(the night of {result.dst_change - timedelta(days=1):%a %b %d})."
                 )
+            if result.plexxis:
+                self.stdout.write(f"  {result.plexxis}")
 
         slugs = [result.organization.slug for result in results]
         memberships = list(

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from connectors.plexxis import demo as plexxis_demo
+
 
 class Command(BaseCommand):
     help = "Run the web server and a Celery worker (with beat) until Ctrl+C."
@@ -34,22 +36,33 @@ class Command(BaseCommand):
         # WhiteNoise warns at every start when STATIC_ROOT is missing, even in DEBUG.
         settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
         worker = self._start_worker()
+        emulator = self._start_plexxis_emulator()
         # A plain `kill` must stop the worker too, not only Ctrl+C.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         self.stdout.write(self.style.SUCCESS(
             f"\nTimesync is running at http://{host}/  (API docs: http://{host}/api/docs/)\n"
             f"Celery worker pid {worker.pid}, broker {settings.CELERY_BROKER_URL}. "
-            "Ctrl+C stops both.\n"
+            f"Plexxis emulator at {plexxis_demo.DEMO_BASE_URL}. Ctrl+C stops all three.\n"
         ))
         try:
             call_command("runserver", addrport, use_reloader=not noreload)
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            for process in (worker, emulator):
+                process.terminate()
+            for process in (worker, emulator):
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+    def _start_plexxis_emulator(self) -> subprocess.Popen[bytes]:
+        # The demo's Plexxis, with its state in var/ so the entries outlive a restart.
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+            [sys.executable, "-m", "connectors.plexxis.emulator",
+             "--port", str(plexxis_demo.DEMO_PORT),
+             "--state-file", str(plexxis_demo.state_file())],
+        )
 
     def _start_worker(self) -> subprocess.Popen[bytes]:
         schedule = settings.VAR_DIR / "celerybeat-schedule"
