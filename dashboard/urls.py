@@ -14,6 +14,7 @@ organization_patterns = [
     path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
     path("shifts/<int:shift_id>/", views.shift_detail, name="shift_detail"),
     path("integrations/", views.integration_list, name="integration_list"),
+    path("integrations/failure-emails/", views.sync_failure_emails, name="sync_failure_emails"),
     path("integrations/<int:integration_id>/logs/", views.sync_logs, name="sync_logs"),
     path("integrations/<int:integration_id>/logs/<int:run_id>/", views.sync_run_detail,
          name="sync_run_detail"),

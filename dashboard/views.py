@@ -327,3 +327,17 @@ def sync_run_csv(request: HttpRequest, integration_id: int, run_id: int) -> Http
     run = sync_selectors.run_get(membership=request.membership, run_id=run_id,
                                  integration=integration)
     return csv_response(run)
+
+
+@require_POST
+@organization_view
+def sync_failure_emails(request: HttpRequest) -> HttpResponse:
+    enabled = request.POST.get("enabled") == "true"
+    try:
+        services.member_set_sync_failure_emails(actor=request.membership, enabled=enabled)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "You will get an email when a sync fails." if enabled
+                         else "You will no longer get sync failure emails.")
+    return redirect("integration_list", organization_slug=request.organization.slug)

@@ -601,3 +601,13 @@ def punch_out(
     return shift_update(
         actor=actor, shift=shift, end=at or timezone.now(), break_minutes=break_minutes
     )
+
+
+@transaction.atomic
+def member_set_sync_failure_emails(*, actor: Membership, enabled: bool) -> Membership:
+    """An admin opts in (or out) of an email for every sync that fails for good."""
+    roles.require(roles.can_manage_organization(actor),
+                  "Sync failure emails go to admins; ask one to add you.")
+    actor.notify_sync_failures = enabled
+    actor.save(update_fields=["notify_sync_failures"])
+    return actor
