@@ -38,7 +38,7 @@ def start_worker(log: Path, stale_seconds: int) -> subprocess.Popen:
                         f"/{database['NAME']}",
         "SYNC_RUN_STALE_SECONDS": str(stale_seconds),
     }
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+    return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
          "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
