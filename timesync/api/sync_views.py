@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +22,17 @@ from timesync.models import Integration, ProjectLink, SyncLogEntry, SyncRun, Syn
 from timesync.sync import csvlog, selectors, services
 
 INTEGRATION_ID = OpenApiParameter("integration_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets a client ask for text/csv; the view streams the body itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+
+    def render(self, data: Any, accepted_media_type: str | None = None,
+               renderer_context: dict | None = None) -> bytes:
+        return data if isinstance(data, bytes) else str(data or "").encode()
 
 
 @extend_schema(parameters=[ORGANIZATION_SLUG], tags=["integrations"])
@@ -186,7 +198,8 @@ class SyncRunViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.Retri
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR},
                    description="The run's detailed log as CSV, streamed.")
-    @action(detail=True, methods=["get"], url_path="csv")
+    @action(detail=True, methods=["get"], url_path="csv",
+            renderer_classes=[CSVRenderer, JSONRenderer])
     def csv(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
         return csv_response(self.get_object())
 

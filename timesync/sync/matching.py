@@ -7,6 +7,7 @@ exact name; cost codes by code.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -69,12 +70,17 @@ def refresh_links(*, integration: Integration, connector: Connector) -> MatchRep
         WorkerLink.objects.filter(integration=integration, matched_by=MatchField.MANUAL)
         .values_list("worker_id", flat=True)
     )
+    matches: dict[int, tuple[Worker, RemoteWorker | None, str]] = {}
     for worker in Worker.objects.filter(organization_id=integration.organization_id,
                                         is_active=True):
-        if worker.pk in manual:
-            continue
-        found, rule = match_worker(worker, integration.worker_matching, indexes)
-        if found is None:
+        if worker.pk not in manual:
+            found, rule = match_worker(worker, integration.worker_matching, indexes)
+            matches[worker.pk] = (worker, found, rule)
+    # Two of our workers matching one remote employee (a shared name or email) would send
+    # two people's hours to one paycheque: neither is linked.
+    claimed = Counter(found.remote_id for _, found, _ in matches.values() if found)
+    for worker, found, rule in matches.values():
+        if found is None or claimed[found.remote_id] > 1:
             WorkerLink.objects.filter(integration=integration, worker=worker).delete()
             report.workers_unmatched.append(worker.name)
             continue

@@ -16,6 +16,7 @@ from timesync import roles
 from timesync.models import (
     ACTIVE_SYNC_STATES,
     ApprovalState,
+    CostCodeLink,
     ExternalRecord,
     Integration,
     Membership,
@@ -171,7 +172,7 @@ class _Tally:
 def sync_cells(
     *, integration: Integration, project_ids: Iterable[int], dates: Iterable[date]
 ) -> dict[tuple[int, date], Cell]:
-    """The status of every (project, day) cell, in four queries whatever the grid's size."""
+    """The status of every (project, day) cell, in five queries whatever the grid's size."""
     project_ids, dates = list(project_ids), sorted(dates)
     if not project_ids or not dates:
         return {}
@@ -189,6 +190,8 @@ def sync_cells(
         work_date=OuterRef("work_date"),
     )
     known_worker = WorkerLink.objects.filter(integration=integration, worker=OuterRef("worker"))
+    known_cost_code = CostCodeLink.objects.filter(integration=integration,
+                                                  cost_code=OuterRef("cost_code"))
     shifts = (
         Shift.objects.filter(
             project_id__in=project_ids, work_date__range=(first, last), deleted_at__isnull=True,
@@ -200,7 +203,9 @@ def sync_cells(
             n=Count("id"),
             seconds=Sum("paid_seconds"),
             current=Count("id", filter=Q(Exists(current_record))),
-            unsendable=Count("id", filter=~Q(Exists(known_worker))),
+            # What the plan skips: a worker or a cost code the remote does not know.
+            unsendable=Count("id", filter=~Q(Exists(known_worker)) | (
+                Q(cost_code__isnull=False) & ~Q(Exists(known_cost_code)))),
         )
     )
     worker_rows = (

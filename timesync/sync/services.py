@@ -203,6 +203,7 @@ class _Executor:
         if item.action == Action.SKIP:
             self._log(item, SyncOutcome.SKIPPED, message=item.reason)
         elif item.action == Action.UNCHANGED:
+            self._still_current(item.record, item)
             self._log(item, SyncOutcome.UNCHANGED, remote_id=item.record.remote_id)
         elif item.action == Action.DELETE:
             self._delete(item)
@@ -228,6 +229,7 @@ class _Executor:
                 self._log(item, SyncOutcome.CREATED, remote_id=record.remote_id,
                           message="Confirmed in the remote after a lost reply.")
             else:
+                self._still_current(record, item)
                 self._log(item, SyncOutcome.UNCHANGED, remote_id=record.remote_id)
             return
         self._update(item, record)
@@ -321,6 +323,13 @@ class _Executor:
                 record.state = RecordState.SYNCED
             record.save(update_fields=["remote_id", "state", "updated_at"])
         return record
+
+    def _still_current(self, record: ExternalRecord, item: PlanItem) -> None:
+        """An edit that changes nothing remote (an approval, say) still moves the version:
+        the ledger records that the remote holds this version, so the cell turns green."""
+        if record.shift_version != item.shift.version:
+            record.shift_version = item.shift.version
+            record.save(update_fields=["shift_version", "updated_at"])
 
     def _intent(self, record: ExternalRecord, item: PlanItem, state: str) -> None:
         entry = item.entry
@@ -540,11 +549,14 @@ def integration_create(
 def integration_update(
     *, actor: Membership, integration: Integration, credentials: dict | None = None, **fields
 ) -> Integration:
-    """Change settings; `credentials` given are merged into the stored (encrypted) ones."""
+    """Change settings; `credentials` given are merged into the stored (encrypted) ones and
+    connect the integration again if it was disconnected."""
     _require_admin(actor, integration)
     for name, value in fields.items():
         setattr(integration, name, value)
     if credentials:
+        # New credentials are how a disconnected integration is connected again.
+        integration.is_connected = True
         stored = (crypto.decrypt_json(integration.credentials_encrypted)
                   if integration.credentials_encrypted else {})
         integration.credentials_encrypted = crypto.encrypt_json({**stored, **credentials})
