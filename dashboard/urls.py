@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from dashboard import views
+from dashboard import sync_dashboard, views
 
 organization_patterns = [
     path("", views.organization_home, name="organization_home"),
@@ -15,6 +15,16 @@ organization_patterns = [
     path("shifts/<int:shift_id>/", views.shift_detail, name="shift_detail"),
     path("integrations/", views.integration_list, name="integration_list"),
     path("integrations/failure-emails/", views.sync_failure_emails, name="sync_failure_emails"),
+    path("integrations/<int:integration_id>/dashboard/", sync_dashboard.sync_dashboard,
+         name="sync_dashboard"),
+    path("integrations/<int:integration_id>/dashboard/preview/", sync_dashboard.sync_preview,
+         name="sync_preview"),
+    path("integrations/<int:integration_id>/dashboard/sync/", sync_dashboard.sync_start,
+         name="sync_start"),
+    path("integrations/<int:integration_id>/dashboard/poll/", sync_dashboard.sync_poll,
+         name="sync_poll"),
+    path("integrations/<int:integration_id>/runs/<int:run_id>/status/",
+         sync_dashboard.sync_run_status, name="sync_run_status"),
     path("integrations/<int:integration_id>/logs/", views.sync_logs, name="sync_logs"),
     path("integrations/<int:integration_id>/logs/<int:run_id>/", views.sync_run_detail,
          name="sync_run_detail"),

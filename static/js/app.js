@@ -1,0 +1,23 @@
+// Timesync's few lines of script: open a dialog htmx has just loaded, close it once its
+// Confirm request is sent. No inline scripts anywhere (CSP-friendly).
+document.addEventListener("htmx:afterSwap", (event) => {
+  const dialog = event.detail.target.querySelector && event.detail.target.querySelector("dialog");
+  if (dialog && !dialog.open) {
+    dialog.showModal();
+  }
+});
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const trigger = event.detail.elt;
+  if (trigger && trigger.hasAttribute("data-close-dialog")) {
+    const dialog = trigger.closest("dialog");
+    if (dialog) {
+      dialog.close();
+    }
+  }
+});
+document.addEventListener("close", (event) => {
+  // A closed dialog leaves the page: the next click loads a fresh preview.
+  if (event.target.tagName === "DIALOG" && event.target.id === "sync-dialog") {
+    event.target.remove();
+  }
+}, true);
