@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from dashboard import sync_dashboard, views
+from dashboard import integration_pages, project_pages, sync_dashboard, views
 
 organization_patterns = [
     path("", views.organization_home, name="organization_home"),
@@ -11,10 +11,6 @@ organization_patterns = [
          name="member_set_active"),
     path("invitations/<int:invitation_id>/revoke/", views.invitation_revoke,
          name="invitation_revoke"),
-    path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
-    path("shifts/<int:shift_id>/", views.shift_detail, name="shift_detail"),
-    path("integrations/", views.integration_list, name="integration_list"),
-    path("integrations/failure-emails/", views.sync_failure_emails, name="sync_failure_emails"),
     path("integrations/<int:integration_id>/dashboard/", sync_dashboard.sync_dashboard,
          name="sync_dashboard"),
     path("integrations/<int:integration_id>/dashboard/preview/", sync_dashboard.sync_preview,
@@ -25,11 +21,8 @@ organization_patterns = [
          name="sync_poll"),
     path("integrations/<int:integration_id>/runs/<int:run_id>/status/",
          sync_dashboard.sync_run_status, name="sync_run_status"),
-    path("integrations/<int:integration_id>/logs/", views.sync_logs, name="sync_logs"),
-    path("integrations/<int:integration_id>/logs/<int:run_id>/", views.sync_run_detail,
-         name="sync_run_detail"),
-    path("integrations/<int:integration_id>/logs/<int:run_id>/csv/", views.sync_run_csv,
-         name="sync_run_csv"),
+    *integration_pages.integration_patterns,
+    *project_pages.project_patterns,
 ]
 
 urlpatterns = [

@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,8 +20,6 @@ from django.views.decorators.http import require_POST
 from dashboard import forms
 from dashboard.tenancy import LAST_ORGANIZATION_KEY, organization_view
 from timesync import roles, selectors, services
-from timesync.api.sync_views import csv_response
-from timesync.sync import selectors as sync_selectors
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -237,107 +234,3 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     services.invitation_revoke(actor=request.membership, invitation=invitation)
     messages.success(request, f"Invitation of {invitation.email} revoked.")
     return redirect("members", organization_slug=request.organization.slug)
-
-
-@organization_view
-def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = selectors.project_get(membership=request.membership, project_id=project_id)
-    day = _requested_day(request, "date", project.effective_time_zone)
-    shifts = selectors.shift_list(membership=request.membership, project_id=project.pk,
-                                  work_date=day)
-    return render(request, "dashboard/project_detail.html", {
-        "project": project,
-        "day": day,
-        "previous_day": day - timedelta(days=1),
-        "next_day": day + timedelta(days=1),
-        "shifts": shifts,
-        "total_hours": sum((s.paid_hours or 0) for s in shifts),
-        "can_work": roles.can_work_on_project(request.membership, project),
-    })
-
-
-@organization_view
-def shift_detail(request: HttpRequest, shift_id: int) -> HttpResponse:
-    shift = selectors.shift_get(membership=request.membership, shift_id=shift_id)
-    form = forms.DecisionForm(request.POST or None)
-    if request.method == "POST":
-        if not form.is_valid():
-            messages.error(request, "Choose approve or reject (a reason has 500 characters "
-                                    "at most).")
-            return redirect("shift_detail", organization_slug=request.organization.slug,
-                            shift_id=shift.pk)
-        try:
-            services.shift_decide(
-                actor=request.membership, shift=shift,
-                approve=form.cleaned_data["decision"] == "approve",
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        except PermissionDenied as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, "Shift approved." if form.cleaned_data["decision"]
-                             == "approve" else "Shift rejected.")
-        return redirect("shift_detail", organization_slug=request.organization.slug,
-                        shift_id=shift.pk)
-    return render(request, "dashboard/shift_detail.html", {
-        "shift": shift,
-        "history": selectors.shift_history(shift=shift),
-        "can_work": roles.can_work_on_project(request.membership, shift.project),
-    })
-
-
-# --- Integrations and their logs ------------------------------------------------------------
-
-
-@organization_view
-def integration_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/integration_list.html", {
-        "integrations": sync_selectors.integration_list(membership=request.membership),
-    })
-
-
-@organization_view
-def sync_logs(request: HttpRequest, integration_id: int) -> HttpResponse:
-    integration = sync_selectors.integration_get(membership=request.membership,
-                                                 integration_id=integration_id)
-    runs = sync_selectors.run_list(membership=request.membership, integration=integration)
-    page = Paginator(runs, 50).get_page(request.GET.get("page"))
-    return render(request, "dashboard/sync_logs.html", {"integration": integration,
-                                                         "page": page})
-
-
-@organization_view
-def sync_run_detail(request: HttpRequest, integration_id: int, run_id: int) -> HttpResponse:
-    integration = sync_selectors.integration_get(membership=request.membership,
-                                                 integration_id=integration_id)
-    run = sync_selectors.run_get(membership=request.membership, run_id=run_id,
-                                 integration=integration)
-    entries = Paginator(run.entries.order_by("id"), 200).get_page(request.GET.get("page"))
-    return render(request, "dashboard/sync_run_detail.html", {
-        "integration": integration, "run": run, "entries": entries,
-    })
-
-
-@organization_view
-def sync_run_csv(request: HttpRequest, integration_id: int, run_id: int) -> HttpResponse:
-    integration = sync_selectors.integration_get(membership=request.membership,
-                                                 integration_id=integration_id)
-    run = sync_selectors.run_get(membership=request.membership, run_id=run_id,
-                                 integration=integration)
-    return csv_response(run)
-
-
-@require_POST
-@organization_view
-def sync_failure_emails(request: HttpRequest) -> HttpResponse:
-    enabled = request.POST.get("enabled") == "true"
-    try:
-        services.member_set_sync_failure_emails(actor=request.membership, enabled=enabled)
-    except PermissionDenied as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "You will get an email when a sync fails." if enabled
-                         else "You will no longer get sync failure emails.")
-    return redirect("integration_list", organization_slug=request.organization.slug)
