@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -76,6 +77,7 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
         "previous_week": week[0] - timedelta(days=7), "next_week": week[0] + timedelta(days=7),
         "active_projects": _active_projects(cells.values()), "poll_seconds": POLL_SECONDS,
         "today": timezone.localdate(timezone=ZoneInfo(request.organization.time_zone)),
+        "preview_url": _preview_url(request, integration),
     }
     template = "dashboard/sync/grid.html" if request.htmx and request.htmx.target == "grid" \
         else "dashboard/sync/dashboard.html"
@@ -171,4 +173,10 @@ def _cells_response(request: HttpRequest, integration: Integration, project_ids:
         "integration": integration, "cells": list(cells.values()), "week": week,
         "active_projects": _active_projects(cells.values()), "poll_seconds": POLL_SECONDS,
         "can_sync": _can_sync(request.membership),
+        "preview_url": _preview_url(request, integration),
     })
+
+
+def _preview_url(request: HttpRequest, integration: Integration) -> str:
+    return reverse("sync_preview", kwargs={"organization_slug": request.organization.slug,
+                                           "integration_id": integration.pk})
