@@ -1,4 +1,4 @@
-"""Benchmark (`make bench`): the Sync Dashboard's server time for 300 projects × 7 days, next
+"""Benchmark (`make bench`): the Sync Dashboard's server time for 300 projects by 7 days, next
 to a trivial signed-in page's time in the same run (the ratio is the figure)."""
 
 from __future__ import annotations
