@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from connectors.base import PermanentError
 from dashboard.tenancy import organization_view
 from timesync import roles, selectors
-from timesync.models import Integration, Membership, Project, SyncTrigger
+from timesync.models import Integration, Membership, Project, ProjectLink, SyncTrigger
 from timesync.sync import selectors as sync_selectors
 from timesync.sync import services as sync_services
 from timesync.sync.selectors import Cell, CellStatus
@@ -33,6 +33,7 @@ POLL_SECONDS = 2
 class Row:
     project: Project
     cells: list[Cell]
+    linked: bool = True
 
 
 def _week(request: HttpRequest, organization_time_zone: str) -> list[date]:
@@ -65,7 +66,11 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
     projects = list(projects.order_by("name"))
     cells = sync_selectors.sync_cells(integration=integration,
                                       project_ids=[p.pk for p in projects], dates=week)
-    rows = [Row(project=p, cells=[cells[(p.pk, day)] for day in week]) for p in projects]
+    linked = set(ProjectLink.objects.filter(integration=integration, enabled=True,
+                                            project__in=projects)
+                 .values_list("project_id", flat=True))
+    rows = [Row(project=p, cells=[cells[(p.pk, day)] for day in week], linked=p.pk in linked)
+            for p in projects]
     totals = [
         {"workers": sum(row.cells[i].workers for row in rows),
          "hours": sum((row.cells[i].hours for row in rows), Decimal("0.00"))}
