@@ -212,3 +212,32 @@ def test_a_remote_that_stops_answering_is_retried_without_duplicates(world):
     run = run_to_completion(run.pk)
     assert run.state == SyncState.SUCCEEDED
     assert_remote_is_exactly_the_eligible_shifts(world)
+
+
+def test_worker_killed_after_recording_the_intent_before_calling_the_remote(world, monkeypatch):
+    eligible_three(world)
+    run = world.start_run()
+    connector = connector_for(world.integration)
+    calls = {"n": 0}
+    original_create = connector.create_entry
+
+    def die_before_sending(entry):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise SimulatedCrash
+        return original_create(entry)
+
+    monkeypatch.setattr(connector, "create_entry", die_before_sending)
+    with pytest.raises(SimulatedCrash):
+        sync_services.sync_run_execute(run_id=run.pk, connector=connector)
+    monkeypatch.undo()
+    assert len(world.remote_entries()) == 1
+    assert ExternalRecord.objects.filter(state=RecordState.PENDING_CREATE).count() == 1
+
+    SyncRun.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    sync_services.sync_runs_recover()
+    run = run_to_completion(run.pk)
+    assert run.state == SyncState.SUCCEEDED
+    assert_remote_is_exactly_the_eligible_shifts(world)
