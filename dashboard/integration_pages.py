@@ -1,22 +1,112 @@
-"""Integration pages: the list, settings, mappings, logs, a run's lines and its CSV."""
+"""Integration pages: the list, connect, settings, disconnect, mappings, logs, a run's lines
+and its CSV.
+
+Who may do what (timesync.roles, enforced here and again in the services):
+- everyone in the organization: the list, the Sync Dashboard and the logs (a project manager
+  sees their projects' runs only);
+- admins and payroll admins: the mappings page (they change links, as `worker_link_set` and
+  `project_link_set` allow); others get 403, because the page reads the remote's employee list;
+- admins: connect, settings, test connection, refresh links, disconnect.
+"""
 
 from __future__ import annotations
 
+from django import forms as django_forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
-from django.views.decorators.http import require_POST
+from django.urls import path, reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connectors.base import ConnectorError
+from dashboard.integration_forms import (
+    ConnectForm,
+    IntegrationSettingsForm,
+    MappingForm,
+    SyncLogFilterForm,
+)
 from dashboard.tenancy import organization_view
-from timesync import services
+from timesync import roles, selectors, services
 from timesync.api.sync_views import csv_response
+from timesync.models import Integration, IntegrationKind
 from timesync.sync import selectors as sync_selectors
+from timesync.sync import services as sync_services
+from timesync.sync.matching import MatchReport
+
+ADMINS_ONLY = "Only admins manage integrations."
+MAPPERS_ONLY = "Only admins and payroll admins see and change mappings."
+
+
+def _integration(request: HttpRequest, integration_id: int) -> Integration:
+    """The caller's organization's integration, or 404 (before any role check: another
+    organization's ids are not found, whoever asks)."""
+    return sync_selectors.integration_get(membership=request.membership,
+                                          integration_id=integration_id)
+
+
+def _require_admin(request: HttpRequest) -> None:
+    roles.require(roles.can_manage_organization(request.membership), ADMINS_ONLY)
+
+
+def _require_mapper(request: HttpRequest) -> None:
+    roles.require(roles.can_edit_reference_data(request.membership), MAPPERS_ONLY)
+
+
+def _add_errors(form: django_forms.Form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, field_messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _names(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+
+
+def _links_summary(integration: Integration, report: MatchReport) -> str:
+    """One sentence for the flash message after links were refreshed."""
+    counts = sync_selectors.link_counts(integration=integration)
+    linked = (
+        f"Linked {counts.workers_linked} of {_plural(counts.workers, 'worker')}, "
+        f"{counts.projects_linked} of {_plural(counts.projects, 'project')} and "
+        f"{counts.cost_codes_linked} of {_plural(counts.cost_codes, 'cost code')}."
+    )
+    unmatched = [
+        f"{_plural(len(names), singular)} ({_names(names)})"
+        for names, singular in ((report.workers_unmatched, "worker"),
+                                (report.projects_unmatched, "project"),
+                                (report.cost_codes_unmatched, "cost code"))
+        if names
+    ]
+    if not unmatched:
+        return f"{linked} Everything active is matched."
+    return f"{linked} Not matched in {integration.name}: {'; '.join(unmatched)}."
+
+
+def _refresh_links(request: HttpRequest, integration: Integration, *, lead: str = "") -> None:
+    """Refresh the links and say what came of it, as a flash message."""
+    try:
+        report = sync_services.integration_refresh_links(actor=request.membership,
+                                                         integration=integration)
+    except ConnectorError as error:
+        messages.error(request, f"{lead}Links were not refreshed: {error}")
+    else:
+        messages.success(request, f"{lead}{_links_summary(integration, report)}")
+
+
+# --- The list -------------------------------------------------------------------------------
 
 
 @organization_view
+@require_GET
 def integration_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/integration_list.html", {
         "integrations": sync_selectors.integration_list(membership=request.membership),
@@ -37,20 +127,209 @@ def sync_failure_emails(request: HttpRequest) -> HttpResponse:
     return redirect("integration_list", organization_slug=request.organization.slug)
 
 
+# --- Connect, settings, test, refresh, disconnect (admins) ------------------------------------
+
+
 @organization_view
+@require_http_methods(["GET", "POST"])
+def integration_connect(request: HttpRequest) -> HttpResponse:
+    _require_admin(request)
+    form = ConnectForm(request.POST or None,
+                       integrations=sync_selectors.integration_list(membership=request.membership))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            integration = sync_services.integration_connect(
+                actor=request.membership, kind=data["kind"], name=data["name"],
+                settings={"base_url": data["base_url"]}, credentials={"api_key": data["api_key"]},
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        except ConnectorError as error:
+            form.add_error(None, f"{error} Check the address and the API key, then try again.")
+        else:
+            _refresh_links(request, integration, lead=f"Connected to {integration.name}. ")
+            return redirect("integration_mappings", organization_slug=request.organization.slug,
+                            integration_id=integration.pk)
+    return render(request, "dashboard/integrations/connect.html", {
+        "form": form, "kinds": IntegrationKind,
+    })
+
+
+@organization_view
+@require_http_methods(["GET", "POST"])
+def integration_settings(request: HttpRequest, integration_id: int) -> HttpResponse:
+    integration = _integration(request, integration_id)
+    _require_admin(request)
+    time_zone = request.organization.time_zone
+    form = IntegrationSettingsForm(request.POST or None, integration=integration,
+                                   time_zone=time_zone)
+    was_connected = integration.is_connected
+    if request.method == "POST" and form.is_valid():
+        try:
+            integration = sync_services.integration_reconfigure(
+                actor=request.membership, integration=integration, **form.service_arguments()
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        except ConnectorError as error:
+            form.add_error(None, f"{error} The stored settings and key are unchanged.")
+        else:
+            if integration.is_connected and not was_connected:
+                # Disconnecting removed every link: find them again.
+                _refresh_links(request, integration, lead=f"{integration.name} is connected "
+                                                          "again. ")
+            else:
+                messages.success(request, "Settings saved.")
+            return redirect("integration_settings", organization_slug=request.organization.slug,
+                            integration_id=integration.pk)
+    return render(request, "dashboard/integrations/settings.html", {
+        "integration": integration, "form": form, "time_zone": time_zone,
+        "counts": sync_selectors.link_counts(integration=integration),
+    })
+
+
+@organization_view
+@require_POST
+def integration_test(request: HttpRequest, integration_id: int) -> HttpResponse:
+    integration = _integration(request, integration_id)
+    _require_admin(request)
+    if not integration.is_connected:
+        messages.error(request, f"{integration.name} is disconnected: enter its API key below "
+                                "to connect it again.")
+    else:
+        try:
+            sync_services.integration_test_connection(actor=request.membership,
+                                                      integration=integration)
+        except ConnectorError as error:
+            messages.error(request, f"The connection test failed: {error}")
+        else:
+            messages.success(request, f"{integration.name} answered: the address and the API "
+                                      "key work.")
+    return redirect("integration_settings", organization_slug=request.organization.slug,
+                    integration_id=integration.pk)
+
+
+# Where "Refresh links" returns to: a fixed choice, never a URL from the request.
+_REFRESH_RETURNS = {"settings": "integration_settings", "mappings": "integration_mappings"}
+
+
+@organization_view
+@require_POST
+def integration_refresh(request: HttpRequest, integration_id: int) -> HttpResponse:
+    integration = _integration(request, integration_id)
+    _require_admin(request)
+    if not integration.is_connected:
+        messages.error(request, f"{integration.name} is disconnected: connect it again in its "
+                                "settings first.")
+    else:
+        _refresh_links(request, integration)
+    target = _REFRESH_RETURNS.get(request.POST.get("next", ""), "integration_mappings")
+    return redirect(target, organization_slug=request.organization.slug,
+                    integration_id=integration.pk)
+
+
+@organization_view
+@require_http_methods(["GET", "POST"])
+def integration_disconnect(request: HttpRequest, integration_id: int) -> HttpResponse:
+    integration = _integration(request, integration_id)
+    _require_admin(request)
+    summary = sync_selectors.disconnect_summary(integration=integration)
+    if request.method == "POST":
+        sync_services.integration_disconnect(actor=request.membership, integration=integration)
+        removed = ", ".join((_plural(summary.project_links, "project link"),
+                             _plural(summary.worker_links, "worker link"),
+                             _plural(summary.cost_code_links, "cost code link")))
+        messages.success(request, f"{integration.name} is disconnected: removed {removed}, the "
+                                  "stored credentials and the schedule. Its logs and the sync "
+                                  "ledger are kept.")
+        return redirect("integration_list", organization_slug=request.organization.slug)
+    return render(request, "dashboard/integrations/disconnect.html", {
+        "integration": integration, "summary": summary,
+    })
+
+
+# --- Mappings (admins and payroll admins) ---------------------------------------------------
+
+
+def _apply_mapping(request: HttpRequest, integration: Integration, form: MappingForm) -> str:
+    """Link or unlink one item through its service; returns what was done, for the message."""
+    data = form.cleaned_data
+    remote_id = data["remote_id"] if data["action"] == "link" else ""
+    actor, organization = request.membership, request.organization
+    if data["kind"] == "worker":
+        worker = selectors.worker_get(organization=organization, worker_id=data["item"])
+        sync_services.worker_link_set(actor=actor, integration=integration, worker=worker,
+                                      remote_worker_id=remote_id)
+        subject = worker.name
+    elif data["kind"] == "project":
+        project = selectors.project_get(membership=actor, project_id=data["item"])
+        sync_services.project_link_set(actor=actor, integration=integration, project=project,
+                                       remote_project_id=remote_id)
+        subject = str(project)
+    else:
+        cost_code = selectors.cost_code_get(organization=organization,
+                                            cost_code_id=data["item"])
+        sync_services.cost_code_link_set(actor=actor, integration=integration,
+                                         cost_code=cost_code, remote_cost_code_id=remote_id)
+        subject = str(cost_code)
+    if remote_id:
+        return f"{subject} is linked to {remote_id} in {integration.name}, by hand: refreshing " \
+               "links keeps it."
+    return f"{subject} is no longer linked by hand; the next Refresh links matches it again."
+
+
+@organization_view
+@require_http_methods(["GET", "POST"])
+def integration_mappings(request: HttpRequest, integration_id: int) -> HttpResponse:
+    integration = _integration(request, integration_id)
+    _require_mapper(request)
+    if request.method == "POST":
+        form = MappingForm(request.POST)
+        if form.is_valid():
+            try:
+                message = _apply_mapping(request, integration, form)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+            else:
+                messages.success(request, message)
+        else:
+            messages.error(request, " ".join(
+                error for errors in form.errors.values() for error in errors))
+        anchor = {"worker": "workers", "project": "projects", "cost_code": "cost-codes"}.get(
+            request.POST.get("kind", ""), "")
+        url = reverse("integration_mappings", kwargs={
+            "organization_slug": request.organization.slug, "integration_id": integration.pk})
+        return redirect(f"{url}#{anchor}" if anchor else url)
+    overview = sync_selectors.mapping_overview(integration=integration)
+    return render(request, "dashboard/integrations/mappings.html", {
+        "integration": integration, "overview": overview, "counts": overview.counts,
+    })
+
+
+# --- Logs -----------------------------------------------------------------------------------
+
+
+@organization_view
+@require_GET
 def sync_logs(request: HttpRequest, integration_id: int) -> HttpResponse:
-    integration = sync_selectors.integration_get(membership=request.membership,
-                                                 integration_id=integration_id)
-    runs = sync_selectors.run_list(membership=request.membership, integration=integration)
+    integration = _integration(request, integration_id)
+    form = SyncLogFilterForm(
+        request.GET or None, projects=selectors.project_list(membership=request.membership)
+    )
+    filters = form.filters()
+    runs = sync_selectors.run_list(membership=request.membership, integration=integration,
+                                   **filters)
     page = Paginator(runs, 50).get_page(request.GET.get("page"))
-    return render(request, "dashboard/sync_logs.html", {"integration": integration,
-                                                         "page": page})
+    return render(request, "dashboard/sync_logs.html", {
+        "integration": integration, "page": page, "form": form, "filtered": bool(filters),
+    })
 
 
 @organization_view
+@require_GET
 def sync_run_detail(request: HttpRequest, integration_id: int, run_id: int) -> HttpResponse:
-    integration = sync_selectors.integration_get(membership=request.membership,
-                                                 integration_id=integration_id)
+    integration = _integration(request, integration_id)
     run = sync_selectors.run_get(membership=request.membership, run_id=run_id,
                                  integration=integration)
     entries = Paginator(run.entries.order_by("id"), 200).get_page(request.GET.get("page"))
@@ -60,9 +339,9 @@ def sync_run_detail(request: HttpRequest, integration_id: int, run_id: int) -> H
 
 
 @organization_view
+@require_GET
 def sync_run_csv(request: HttpRequest, integration_id: int, run_id: int) -> HttpResponse:
-    integration = sync_selectors.integration_get(membership=request.membership,
-                                                 integration_id=integration_id)
+    integration = _integration(request, integration_id)
     run = sync_selectors.run_get(membership=request.membership, run_id=run_id,
                                  integration=integration)
     return csv_response(run)
@@ -71,6 +350,17 @@ def sync_run_csv(request: HttpRequest, integration_id: int, run_id: int) -> Http
 integration_patterns = [
     path("integrations/", integration_list, name="integration_list"),
     path("integrations/failure-emails/", sync_failure_emails, name="sync_failure_emails"),
+    path("integrations/connect/", integration_connect, name="integration_connect"),
+    path("integrations/<int:integration_id>/settings/", integration_settings,
+         name="integration_settings"),
+    path("integrations/<int:integration_id>/settings/test/", integration_test,
+         name="integration_test"),
+    path("integrations/<int:integration_id>/refresh-links/", integration_refresh,
+         name="integration_refresh_links"),
+    path("integrations/<int:integration_id>/disconnect/", integration_disconnect,
+         name="integration_disconnect"),
+    path("integrations/<int:integration_id>/mappings/", integration_mappings,
+         name="integration_mappings"),
     path("integrations/<int:integration_id>/logs/", sync_logs, name="sync_logs"),
     path("integrations/<int:integration_id>/logs/<int:run_id>/", sync_run_detail,
          name="sync_run_detail"),

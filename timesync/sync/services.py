@@ -41,6 +41,8 @@ from connectors.registry import connector_for
 from timesync import crypto, roles
 from timesync.models import (
     ACTIVE_SYNC_STATES,
+    CostCode,
+    CostCodeLink,
     ExternalRecord,
     Integration,
     MatchField,
@@ -637,5 +639,80 @@ def worker_link_set(
         integration=integration, worker=worker,
         defaults={"organization_id": actor.organization_id,
                   "remote_worker_id": remote_worker_id, "matched_by": MatchField.MANUAL},
+    )
+    return link
+
+
+# --- Connecting from the pages, testing, cost codes linked by hand --------------------------
+
+
+def integration_test_connection(
+    *, actor: Membership, integration: Integration, connector: Connector | None = None
+) -> None:
+    """Ask the remote whether the integration's address and credentials work. Raises the
+    connector's PermanentError (refused, wrong address) or TransientError (unreachable) with a
+    reason an admin can act on; returns nothing when they work."""
+    _require_admin(actor, integration)
+    connector = connector or connector_for(integration)
+    try:
+        connector.test_connection()
+    finally:
+        connector.close()
+
+
+def integration_connect(
+    *, actor: Membership, kind: str, name: str, settings: dict, credentials: dict,
+    connector: Connector | None = None,
+) -> Integration:
+    """Create an integration and prove its credentials in the same transaction: when the remote
+    refuses them (or cannot be reached) the creation is rolled back and the connector's error
+    raised, so no integration is ever left connected with credentials that do not work. The
+    transaction holds only the new row while the connector's bounded timeouts run."""
+    with transaction.atomic():
+        integration = integration_create(actor=actor, kind=kind, name=name, settings=settings,
+                                         credentials=credentials)
+        integration_test_connection(actor=actor, integration=integration, connector=connector)
+    return integration
+
+
+def integration_reconfigure(
+    *, actor: Membership, integration: Integration, credentials: dict | None = None,
+    connector: Connector | None = None, **fields
+) -> Integration:
+    """`integration_update`, and when the address or the credentials change on a connected
+    integration, a connection test in the same transaction: a refusal rolls every change back
+    (the instance is reloaded) and raises the connector's error."""
+    previous_base_url = (integration.settings or {}).get("base_url")
+    try:
+        with transaction.atomic():
+            integration = integration_update(actor=actor, integration=integration,
+                                             credentials=credentials, **fields)
+            moved = (integration.settings or {}).get("base_url") != previous_base_url
+            if integration.is_connected and (credentials or moved):
+                integration_test_connection(actor=actor, integration=integration,
+                                            connector=connector)
+    except Exception:
+        integration.refresh_from_db()
+        raise
+    return integration
+
+
+@transaction.atomic
+def cost_code_link_set(
+    *, actor: Membership, integration: Integration, cost_code: CostCode, remote_cost_code_id: str
+) -> CostCodeLink | None:
+    """Link a cost code by hand (matching will not overwrite it); an empty id removes the link."""
+    roles.require(roles.can_edit_reference_data(actor),
+                  "Only admins and payroll admins change mappings.")
+    if integration.organization_id != actor.organization_id \
+            or cost_code.organization_id != actor.organization_id:
+        raise roles.PermissionDenied("That belongs to another organization.")
+    if not remote_cost_code_id:
+        CostCodeLink.objects.filter(integration=integration, cost_code=cost_code).delete()
+        return None
+    link, _ = CostCodeLink.objects.update_or_create(
+        integration=integration, cost_code=cost_code,
+        defaults={"organization_id": actor.organization_id,
+                  "remote_cost_code_id": remote_cost_code_id, "matched_by": MatchField.MANUAL},
     )
     return link

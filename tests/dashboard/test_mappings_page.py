@@ -1,0 +1,280 @@
+"""The mappings page: what is not linked to Plexxis, with a suggested match read from Plexxis
+once per view, and a way to link it by hand that refreshing links keeps. Admins and payroll
+admins use it (the link services allow both); viewers and project managers get 403."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests import factories
+from tests.dashboard.helpers import section, visible_text
+from tests.timesync.sync import conftest as sync_world
+from timesync.models import CostCodeLink, MatchField, ProjectLink, Role, WorkerLink
+from timesync.sync import services as sync_services
+
+pytestmark = pytest.mark.django_db
+
+# The sync engine's world (a live Plexxis emulator, Plexxis V2 linked to King Street Tower,
+# Ana 1001 and Ben 1002 linked, Cy Unknown 9999 unknown to Plexxis).
+emulator = sync_world.emulator
+world = sync_world.world
+
+
+def mappings_url(world) -> str:
+    return (f"/o/{world.admin.organization.slug}/integrations/{world.integration.pk}"
+            "/mappings/")
+
+
+def refresh_url(world) -> str:
+    return (f"/o/{world.admin.organization.slug}/integrations/{world.integration.pk}"
+            "/refresh-links/")
+
+
+@pytest.fixture
+def cy_in_plexxis(world):
+    """Plexxis knows Cy under another employee code (7007), by name only, and the integration
+    matches by employee number alone: refreshing links cannot find him."""
+    sync_services.integration_update(actor=world.admin, integration=world.integration,
+                                     worker_matching=[MatchField.EMPLOYEE_NUMBER])
+    world.emulator.seed(employees=[{"code": "7007", "first_name": "Cy", "last_name": "Unknown"}])
+    sync_services.integration_refresh_links(actor=world.admin, integration=world.integration)
+    assert not WorkerLink.objects.filter(worker=world.workers["cy"]).exists()
+    return "7007"
+
+
+def worker_row(content: bytes, name: str) -> str:
+    """The visible text of the workers table's row of `name`."""
+    text = content.decode()
+    table = re.search(r'id="workers".*?</section>', text, flags=re.S).group(0)
+    for row in re.findall(r"<tr>.*?</tr>", table, flags=re.S):
+        if name in row:
+            return visible_text(row)
+    raise AssertionError(f"no row of {name} among the workers not linked")
+
+
+def link(client, world, kind: str, item, remote_id: str, action: str = "link"):
+    return client.post(mappings_url(world), {"kind": kind, "item": item.pk, "action": action,
+                                             "remote_id": remote_id}, follow=True)
+
+
+# --- What is listed -------------------------------------------------------------------------
+
+
+def test_an_unmatched_worker_is_listed_with_the_suggested_match(browser_client, world,
+                                                               cy_in_plexxis):
+    response = browser_client(world.admin).get(mappings_url(world))
+
+    assert response.status_code == 200
+    row = worker_row(response.content, "Cy Unknown")
+    assert row.startswith("Cy Unknown 9999")
+    assert "Cy Unknown · #7007 (same name)" in row
+
+
+def test_the_suggested_match_is_chosen_in_the_workers_select(browser_client, world,
+                                                             cy_in_plexxis):
+    page = browser_client(world.admin).get(mappings_url(world)).content.decode()
+
+    select = re.search(rf'<select id="worker-{world.workers["cy"].pk}".*?</select>', page,
+                       flags=re.S).group(0)
+    assert re.search(r'<option value="7007" selected>', select)
+    assert f'<label class="visually-hidden" for="worker-{world.workers["cy"].pk}">' in page
+
+
+def test_a_remote_employee_already_linked_is_marked_in_the_select(browser_client, world,
+                                                                   cy_in_plexxis):
+    page = browser_client(world.admin).get(mappings_url(world)).content.decode()
+    assert "Ana Silva · #1001 — linked to Ana Silva" in visible_text(page)
+
+
+def test_a_worker_without_any_match_says_so(browser_client, world):
+    response = browser_client(world.admin).get(mappings_url(world))
+    assert "No match in Plexxis V2" in worker_row(response.content, "Cy Unknown")
+
+
+def test_the_page_counts_what_is_matched(browser_client, world):
+    text = section(browser_client(world.admin).get(mappings_url(world)).content, "Matched")
+
+    assert "Workers 2 of 3 linked" in text
+    assert "Projects 1 of 1 linked" in text
+    assert "Cost codes 1 of 1 linked" in text
+
+
+def test_an_unmatched_project_is_suggested_its_job_by_number(browser_client, world):
+    parkade = factories.ProjectFactory(organization=world.admin.organization, code="24-102",
+                                       name="Parkade (renamed here)")
+
+    text = visible_text(browser_client(world.admin).get(mappings_url(world)).content)
+
+    assert f"{parkade} 24-102 Harbour Parkade (same project number)" in text
+
+
+def test_the_remote_is_read_once_per_view(browser_client, world):
+    before = world.emulator.request_count("GET")
+    browser_client(world.admin).get(mappings_url(world))
+    assert world.emulator.request_count("GET") - before == 3  # employees, jobs, cost codes
+
+
+# --- Fixing ---------------------------------------------------------------------------------
+
+
+def test_linking_a_worker_by_hand_creates_a_manual_link(browser_client, world, cy_in_plexxis):
+    response = link(browser_client(world.admin), world, "worker", world.workers["cy"], "7007")
+
+    assert response.status_code == 200
+    created = WorkerLink.objects.get(integration=world.integration, worker=world.workers["cy"])
+    assert (created.remote_worker_id, created.matched_by) == ("7007", MatchField.MANUAL)
+    assert "Cy Unknown is linked to 7007 in Plexxis V2, by hand" in visible_text(
+        response.content)
+
+
+def test_a_later_refresh_keeps_a_link_set_by_hand(browser_client, world, cy_in_plexxis):
+    client = browser_client(world.admin)
+    link(client, world, "worker", world.workers["cy"], "7007")
+
+    client.post(refresh_url(world), {"next": "mappings"})
+
+    kept = WorkerLink.objects.get(integration=world.integration, worker=world.workers["cy"])
+    assert (kept.remote_worker_id, kept.matched_by) == ("7007", MatchField.MANUAL)
+
+
+def test_a_worker_linked_by_hand_is_listed_as_set_by_hand(browser_client, world,
+                                                          cy_in_plexxis):
+    response = link(browser_client(world.admin), world, "worker", world.workers["cy"], "7007")
+
+    assert "Cy Unknown (worker) Cy Unknown · #7007" in section(response.content, "Set by hand")
+    assert "Workers not linked 0" in visible_text(response.content)
+
+
+def test_removing_a_link_set_by_hand_lists_the_worker_again(browser_client, world,
+                                                            cy_in_plexxis):
+    client = browser_client(world.admin)
+    link(client, world, "worker", world.workers["cy"], "7007")
+
+    response = link(client, world, "worker", world.workers["cy"], "", action="unlink")
+
+    assert not WorkerLink.objects.filter(worker=world.workers["cy"]).exists()
+    assert worker_row(response.content, "Cy Unknown")
+
+
+def test_linking_a_project_creates_its_project_link(browser_client, world):
+    parkade = factories.ProjectFactory(organization=world.admin.organization, code="P-2",
+                                       name="Parkade")
+
+    link(browser_client(world.admin), world, "project", parkade, "24-102")
+
+    created = ProjectLink.objects.get(integration=world.integration, project=parkade)
+    assert (created.remote_project_id, created.enabled) == ("24-102", True)
+
+
+def test_linking_a_cost_code_by_hand_creates_a_manual_link_a_refresh_keeps(browser_client,
+                                                                           world):
+    masonry = factories.CostCodeFactory(organization=world.admin.organization, code="04.200",
+                                        name="Masonry")
+    client = browser_client(world.admin)
+
+    link(client, world, "cost_code", masonry, "03.100")
+    client.post(refresh_url(world), {"next": "mappings"})
+
+    kept = CostCodeLink.objects.get(integration=world.integration, cost_code=masonry)
+    assert (kept.remote_cost_code_id, kept.matched_by) == ("03.100", MatchField.MANUAL)
+
+
+def test_linking_without_choosing_says_what_is_missing(browser_client, world):
+    response = link(browser_client(world.admin), world, "worker", world.workers["cy"], "")
+
+    assert "Choose what to link it to." in visible_text(response.content)
+    assert not WorkerLink.objects.filter(worker=world.workers["cy"]).exists()
+
+
+def test_linking_another_organizations_worker_is_not_found(browser_client, world):
+    stranger = factories.WorkerFactory()  # in another organization
+
+    response = browser_client(world.admin).post(mappings_url(world), {
+        "kind": "worker", "item": stranger.pk, "action": "link", "remote_id": "1001"})
+
+    assert response.status_code == 404
+    assert not WorkerLink.objects.filter(worker=stranger).exists()
+
+
+# --- The remote down ------------------------------------------------------------------------
+
+
+def test_with_plexxis_down_the_page_shows_a_banner_and_still_lists_the_unmatched(
+    browser_client, world
+):
+    world.emulator.stop()
+
+    response = browser_client(world.admin).get(mappings_url(world))
+
+    assert response.status_code == 200
+    text = visible_text(response.content)
+    assert "Plexxis V2 could not be read, so there are no suggestions." in text
+    assert "Could not reach Plexxis" in text
+    assert worker_row(response.content, "Cy Unknown").startswith("Cy Unknown 9999")
+
+
+def test_with_plexxis_down_a_worker_is_linked_by_typing_the_code(browser_client, world):
+    world.emulator.stop()
+    client = browser_client(world.admin)
+
+    page = client.get(mappings_url(world)).content.decode()
+    assert f'<input id="worker-{world.workers["cy"].pk}" name="remote_id" type="text"' in page
+
+    link(client, world, "worker", world.workers["cy"], "C-9999")
+    assert WorkerLink.objects.get(worker=world.workers["cy"]).remote_worker_id == "C-9999"
+
+
+def test_a_disconnected_integration_says_so_instead_of_reading_the_remote(browser_client,
+                                                                          world):
+    sync_services.integration_disconnect(actor=world.admin, integration=world.integration)
+    before = world.emulator.request_count()
+
+    response = browser_client(world.admin).get(mappings_url(world))
+
+    assert "Plexxis V2 is disconnected" in visible_text(response.content)
+    assert world.emulator.request_count() == before
+
+
+# --- Roles ----------------------------------------------------------------------------------
+
+
+def test_a_payroll_admin_links_a_worker(browser_client, world, cy_in_plexxis):
+    client = browser_client(world.payroll)
+
+    assert client.get(mappings_url(world)).status_code == 200
+    link(client, world, "worker", world.workers["cy"], "7007")
+    assert WorkerLink.objects.get(worker=world.workers["cy"]).matched_by == MatchField.MANUAL
+
+
+def test_a_payroll_admin_sees_no_refresh_links_button(browser_client, world):
+    page = browser_client(world.payroll).get(mappings_url(world)).content.decode()
+
+    assert "refresh-links/" not in page
+    assert "An admin can refresh the links" in visible_text(page)
+
+
+def test_a_payroll_admin_cannot_refresh_links(browser_client, world):
+    assert browser_client(world.payroll).post(refresh_url(world)).status_code == 403
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.PROJECT_MANAGER])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_viewers_and_project_managers_get_403(browser_client, world, role, method):
+    member = factories.MembershipFactory(organization=world.admin.organization, role=role)
+    if role == Role.PROJECT_MANAGER:
+        member.assigned_projects.add(world.project)
+
+    response = getattr(browser_client(member), method)(mappings_url(world), {
+        "kind": "worker", "item": world.workers["cy"].pk, "action": "link",
+        "remote_id": "1001"} if method == "post" else None)
+
+    assert response.status_code == 403
+    assert not WorkerLink.objects.filter(worker=world.workers["cy"]).exists()
+
+
+def test_another_organizations_mappings_are_not_found(browser_client, world):
+    outsider = factories.MembershipFactory(role=Role.ADMIN)
+    url = f"/o/{outsider.organization.slug}/integrations/{world.integration.pk}/mappings/"
+    assert browser_client(outsider).get(url).status_code == 404
