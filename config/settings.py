@@ -226,6 +226,11 @@ SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=8)
 SYNC_RETRY_BASE_SECONDS = env.float("SYNC_RETRY_BASE_SECONDS", default=5.0)
 # Far below the broker's visibility timeout: a longer countdown would be delivered twice.
 SYNC_RETRY_MAX_SECONDS = env.float("SYNC_RETRY_MAX_SECONDS", default=600.0)
+# Hosts a connector's address may name although they are private (the local emulators).
+# Empty in production: an admin-typed URL must not make our servers call our own network.
+CONNECTOR_PRIVATE_HOSTS_ALLOWED = env.list(
+    "CONNECTOR_PRIVATE_HOSTS_ALLOWED", default=["127.0.0.1", "localhost"] if DEBUG else []
+)
 # Links in emails (the failure alert points at the run's log).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import ipaddress
 import json
+import socket
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -287,6 +291,30 @@ def remote_message(response: requests.Response) -> str:
             if key in body:
                 return str(body[key])[:300]
     return str(body)[:300]
+
+
+def check_remote_url(url: str, *, allowed_private_hosts: Iterable[str] = ()) -> None:
+    """Refuse an address no remote system can have. An admin types it and our servers call
+    it, so it must not reach our own network: https only, and no private, loopback or
+    link-local address, except the hosts allowed by settings (the local emulators)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("Give the full address, starting with https://.")
+    if parts.hostname in set(allowed_private_hosts):
+        return
+    if parts.scheme != "https":
+        raise ValueError("Use an https:// address: credentials must not cross the network "
+                         "in clear.")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443,
+                                                                proto=socket.IPPROTO_TCP)}
+    except (socket.gaierror, UnicodeError) as error:
+        raise ValueError(f"{parts.hostname} cannot be found; check the address.") from error
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise ValueError(f"{parts.hostname} points at a private address ({ip}); give the "
+                             "remote system's public address.")
 
 
 def as_decimal_hours(value: Any) -> Decimal:

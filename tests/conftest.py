@@ -24,6 +24,8 @@ def pytest_configure(config: pytest.Config) -> None:
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     # Production redirects http to https; the test client speaks plain http.
     settings.SECURE_SSL_REDIRECT = False
+    # The remotes are local emulators on 127.0.0.1.
+    settings.CONNECTOR_PRIVATE_HOSTS_ALLOWED = ["127.0.0.1", "localhost"]
 
 
 @pytest.fixture(scope="session", autouse=True)

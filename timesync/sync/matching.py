@@ -98,7 +98,8 @@ def refresh_links(*, integration: Integration, connector: Connector) -> MatchRep
                  .values_list("project_id", flat=True))
     for project in integration.organization.projects.filter(is_active=True):
         if project.pk in linked:
-            continue  # a link, once made, is changed by hand only
+            report.projects_linked += 1  # a link, once made, is changed by hand only
+            continue
         found = by_number.get(_normal(project.code)) or by_name.get(_normal(project.name))
         if found is None:
             report.projects_unmatched.append(str(project))

@@ -36,6 +36,7 @@ from connectors.base import (
     RejectedEntry,
     RemoteNotFound,
     TransientError,
+    check_remote_url,
 )
 from connectors.registry import connector_for
 from timesync import crypto, roles
@@ -524,6 +525,16 @@ def sync_failure_notify(*, run_id: int) -> int:
 # --- Integrations and their links -----------------------------------------------------------
 
 
+def _check_settings(settings_: dict) -> None:
+    base_url = settings_.get("base_url")
+    if base_url:
+        try:
+            check_remote_url(base_url,
+                             allowed_private_hosts=settings.CONNECTOR_PRIVATE_HOSTS_ALLOWED)
+        except ValueError as error:
+            raise ValidationError({"base_url": str(error)}) from error
+
+
 def _require_admin(actor: Membership, integration: Integration | None = None) -> None:
     roles.require(roles.can_manage_organization(actor), "Only admins manage integrations.")
     if integration is not None and integration.organization_id != actor.organization_id:
@@ -538,6 +549,7 @@ def integration_create(
     _require_admin(actor)
     if Integration.objects.filter(organization_id=actor.organization_id, name=name).exists():
         raise ValidationError({"name": f"An integration named {name} exists already."})
+    _check_settings(settings or {})
     integration = Integration(
         organization_id=actor.organization_id, kind=kind, name=name, settings=settings or {},
         credentials_encrypted=crypto.encrypt_json(credentials) if credentials else "",
@@ -554,6 +566,12 @@ def integration_update(
     """Change settings; `credentials` given are merged into the stored (encrypted) ones and
     connect the integration again if it was disconnected."""
     _require_admin(actor, integration)
+    name = fields.get("name")
+    if name and Integration.objects.filter(organization_id=integration.organization_id,
+                                           name=name).exclude(pk=integration.pk).exists():
+        raise ValidationError({"name": f"An integration named {name} exists already."})
+    if "settings" in fields:
+        _check_settings(fields["settings"] or {})
     for name, value in fields.items():
         setattr(integration, name, value)
     if credentials:
