@@ -3,6 +3,7 @@ shift page (facts, history of who changed what, approve and reject)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -389,3 +390,225 @@ def test_a_decision_that_is_neither_approve_nor_reject_is_refused_without_a_serv
     assert response.status_code in (302, 400)
     shift.refresh_from_db()
     assert shift.approval_state == ApprovalState.PENDING
+
+
+# --- Approving and rejecting from the project page ------------------------------------------
+
+
+@pytest.fixture
+def day_of_shifts(organization, project):
+    """Three finished shifts of Harbour Tower on June 3 (Toronto), by three workers."""
+    return [
+        factories.ShiftFactory(
+            organization=organization, project=project,
+            worker=factories.WorkerFactory(organization=organization, name=name),
+            start=datetime(2026, 6, 3, 11 + n, 0, tzinfo=UTC),
+            end=datetime(2026, 6, 3, 19 + n, 30, tzinfo=UTC),
+        )
+        for n, name in enumerate(["Ana Alvarez", "Ben Brooks", "Cy Carter"])
+    ]
+
+
+def decide_url(project) -> str:
+    return f"/o/{project.organization.slug}/projects/{project.pk}/shifts/decide/"
+
+
+def states(shifts) -> list[str]:
+    return [type(s).objects.get(pk=s.pk).approval_state for s in shifts]
+
+
+def test_bulk_approve_approves_every_selected_shift(browser_client, payroll, project,
+                                                    day_of_shifts):
+    ana, _, cy = day_of_shifts
+
+    response = browser_client(payroll).post(
+        decide_url(project), {"shift": [ana.pk, cy.pk], "decision": "approve",
+                              "date": "2026-06-03"}, follow=True,
+    )
+
+    assert states(day_of_shifts) == ["approved", "pending", "approved"]
+    assert "Approved 2 shifts." in visible_text(response.content)
+    assert response.redirect_chain[-1][0] == (
+        f"/o/{project.organization.slug}/projects/{project.pk}/?date=2026-06-03")
+
+
+def test_bulk_reject_rejects_every_selected_shift_with_the_reason(browser_client, payroll,
+                                                                  project, day_of_shifts):
+    ana, ben, _ = day_of_shifts
+
+    browser_client(payroll).post(decide_url(project), {
+        "shift": [ana.pk, ben.pk], "decision": "reject", "reason": "Rained out, not on site",
+    })
+
+    ana.refresh_from_db()
+    assert states(day_of_shifts) == ["rejected", "rejected", "pending"]
+    assert ana.rejection_reason == "Rained out, not on site"
+
+
+def test_a_rejection_without_a_reason_changes_nothing(browser_client, payroll, project,
+                                                      day_of_shifts):
+    ana, ben, _ = day_of_shifts
+
+    response = browser_client(payroll).post(
+        decide_url(project), {"shift": [ana.pk, ben.pk], "decision": "reject", "reason": " "},
+        follow=True,
+    )
+
+    assert states(day_of_shifts) == ["pending", "pending", "pending"]
+    assert "Say why the shift is rejected" in visible_text(response.content)
+
+
+def test_a_selection_with_a_shift_the_manager_cannot_decide_changes_none(
+    browser_client, manager, organization, project, day_of_shifts
+):
+    elsewhere = factories.ShiftFactory(organization=organization)  # a project not assigned
+    ana, ben, _ = day_of_shifts
+
+    response = browser_client(manager).post(
+        decide_url(project), {"shift": [ana.pk, elsewhere.pk, ben.pk], "decision": "approve"},
+        follow=True,
+    )
+
+    assert states([ana, ben, elsewhere]) == ["pending", "pending", "pending"]
+    assert (f"Shift #{elsewhere.pk} is not one you can approve or reject here; nothing was "
+            "changed.") in visible_text(response.content)
+
+
+def test_a_selection_with_a_shift_still_on_site_changes_none(
+    browser_client, payroll, organization, project, day_of_shifts
+):
+    on_site = factories.ShiftFactory(organization=organization, project=project, end=None,
+                                     start=datetime(2026, 6, 3, 12, 0, tzinfo=UTC))
+    ana, ben, _ = day_of_shifts
+
+    response = browser_client(payroll).post(
+        decide_url(project), {"shift": [ana.pk, on_site.pk, ben.pk], "decision": "approve"},
+        follow=True,
+    )
+
+    assert states([ana, ben, on_site]) == ["pending", "pending", "pending"]
+    assert ("Nothing was changed: The worker is still punched in; punch out first."
+            in visible_text(response.content))
+
+
+def test_approving_with_nothing_selected_says_so(browser_client, payroll, project,
+                                                 day_of_shifts):
+    response = browser_client(payroll).post(decide_url(project), {"decision": "approve"},
+                                            follow=True)
+
+    assert "Select at least one shift first." in visible_text(response.content)
+
+
+def test_a_viewer_cannot_decide_from_the_project_page(browser_client, viewer, project,
+                                                      day_of_shifts):
+    response = browser_client(viewer).post(
+        decide_url(project), {"shift": [day_of_shifts[0].pk], "decision": "approve"})
+
+    assert response.status_code == 403
+    assert states(day_of_shifts) == ["pending", "pending", "pending"]
+
+
+def test_one_shift_is_approved_from_its_row(browser_client, payroll, project, day_of_shifts):
+    ana = day_of_shifts[0]
+
+    response = browser_client(payroll).post(
+        decide_url(project), {"shift": ana.pk, "decision": "approve"}, follow=True)
+
+    assert states(day_of_shifts) == ["approved", "pending", "pending"]
+    assert "Approved Ana Alvarez's shift." in visible_text(response.content)
+
+
+def test_the_project_page_offers_selection_approval_and_edit_to_a_payroll_admin(
+    browser_client, payroll, project, day_of_shifts
+):
+    html = project_page(browser_client(payroll), project, "2026-06-03").content.decode()
+
+    ana = day_of_shifts[0]
+    assert f'<input type="checkbox" name="shift" value="{ana.pk}"' in html
+    assert "Approve selected" in html
+    assert "Reject selected" in html
+    assert f'form="approve-{ana.pk}"' in html
+    assert f'<input id="reason-{ana.pk}" form="reject-{ana.pk}" name="reason"' in html
+    assert f'href="/o/{project.organization.slug}/shifts/{ana.pk}/edit/"' in html
+
+
+def test_the_project_page_offers_a_viewer_no_selection_approval_or_edit(
+    browser_client, viewer, project, day_of_shifts
+):
+    html = project_page(browser_client(viewer), project, "2026-06-03").content.decode()
+
+    assert "Ana Alvarez" in html
+    assert 'type="checkbox"' not in html
+    assert "Approve" not in html
+    assert "/edit/" not in html
+
+
+def test_a_shift_still_on_site_has_no_checkbox(browser_client, payroll, organization, project):
+    on_site = factories.ShiftFactory(organization=organization, project=project, end=None,
+                                     start=datetime(2026, 6, 3, 12, 0, tzinfo=UTC))
+    factories.ShiftFactory(organization=organization, project=project,
+                           start=datetime(2026, 6, 3, 11, 0, tzinfo=UTC))
+
+    html = project_page(browser_client(payroll), project, "2026-06-03").content.decode()
+
+    assert f'name="shift" value="{on_site.pk}"' not in html
+
+
+def test_rejected_hours_are_left_out_of_the_days_total(browser_client, payroll, project,
+                                                       day_of_shifts):
+    services.shift_decide(actor=payroll, shift=day_of_shifts[0], approve=False, reason="No")
+
+    text = visible_text(project_page(browser_client(payroll), project, "2026-06-03").content)
+
+    assert "Total 16.00" in text  # twice 8.00: the rejected 8.00 is not paid
+    assert "8.00 rejected (1 shift), not in the total" in text
+
+
+def test_a_rejected_shift_shows_its_reason_on_the_project_page(browser_client, viewer, payroll,
+                                                               project, day_of_shifts):
+    services.shift_decide(actor=payroll, shift=day_of_shifts[1], approve=False,
+                          reason="Was on the Quarry job")
+
+    text = visible_text(project_page(browser_client(viewer), project, "2026-06-03").content)
+
+    assert "Rejected “Was on the Quarry job”" in text
+
+
+# --- The shift page links to editing, and a rejection needs a reason -------------------------
+
+
+def test_the_shift_page_links_to_edit_for_a_payroll_admin(browser_client, payroll, shift):
+    html = browser_client(payroll).get(shift_url(shift)).content.decode()
+
+    assert f'href="{shift_url(shift)}edit/"' in html
+
+
+def test_the_shift_page_has_no_edit_link_for_a_viewer(browser_client, viewer, shift):
+    html = browser_client(viewer).get(shift_url(shift)).content.decode()
+
+    assert "/edit/" not in html
+
+
+def test_rejecting_on_the_shift_page_without_a_reason_is_refused(browser_client, payroll,
+                                                                 shift):
+    response = browser_client(payroll).post(shift_url(shift), {"decision": "reject"},
+                                            follow=True)
+
+    assert "Say why the shift is rejected" in visible_text(response.content)
+    shift.refresh_from_db()
+    assert shift.approval_state == ApprovalState.PENDING
+
+
+def test_approve_all_pending_approves_the_pending_shifts_shown(browser_client, payroll, project,
+                                                               day_of_shifts):
+    cy = day_of_shifts[2]
+    services.shift_decide(actor=payroll, shift=cy, approve=False, reason="Not on site")
+    page = project_page(browser_client(payroll), project, "2026-06-03").content.decode()
+    start = page.index('<form class="approve-all"')
+    form = page[start:page.index("</form>", start)]
+    assert "Approve all 2 pending shifts" in form
+    ids = [int(i) for i in re.findall(r'name="shift" value="(\d+)"', form)]
+
+    browser_client(payroll).post(decide_url(project), {"shift": ids, "decision": "approve"})
+
+    assert states(day_of_shifts) == ["approved", "approved", "rejected"]

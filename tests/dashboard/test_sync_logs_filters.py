@@ -25,7 +25,7 @@ def logs(admin):
     organization = admin.organization
     integration = sync_services.integration_create(
         actor=admin, kind="plexxis", name="Plexxis V2",
-        settings={"base_url": "http://plexxis.invalid/api/v1"}, credentials={"api_key": "k"},
+        settings={"base_url": "http://127.0.0.1:9/api/v1"}, credentials={"api_key": "k"},
     )
     tower = factories.ProjectFactory(organization=organization, code="24-101",
                                      name="King Street Tower")
