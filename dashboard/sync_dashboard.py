@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -60,6 +61,17 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
     week = _week(request, request.organization.time_zone)
     search = request.GET.get("q", "").strip()
+    move = request.GET.get("go")
+    if move in ("previous", "next", "today"):
+        # The week picker's buttons submit the toolbar form, so a search typed since the page
+        # loaded goes along; answer with the canonical, bookmarkable address.
+        if move == "today":
+            monday = sync_selectors.week_of(
+                timezone.localdate(timezone=ZoneInfo(request.organization.time_zone)))[0]
+        else:
+            monday = week[0] + timedelta(days=-7 if move == "previous" else 7)
+        query = urlencode({"week": monday.isoformat(), **({"q": search} if search else {})})
+        return redirect(f"{request.path}?{query}")
     projects = selectors.project_list(membership=request.membership, active=True)
     if search:
         projects = projects.filter(Q(name__icontains=search) | Q(code__icontains=search))

@@ -21,3 +21,9 @@ document.addEventListener("close", (event) => {
     event.target.remove();
   }
 }, true);
+// A date picker marked data-autosubmit sends its form as soon as a day is picked.
+document.addEventListener("change", (event) => {
+  if (event.target.matches && event.target.matches("[data-autosubmit]") && event.target.form) {
+    event.target.form.requestSubmit();
+  }
+});
