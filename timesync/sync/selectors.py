@@ -292,7 +292,11 @@ def sync_cells(
                 cell.unsendable = tally.unsendable
                 sendable = tally.shifts - tally.unsendable
                 cell.changes = max(0, sendable - tally.current) + tally.stale_records
-                if cell.changes == 0 and (tally.synced_before or tally.current):
+                # A day whose every shift was skipped (unknown remotely) holds nothing in the
+                # ledger, yet a successful run means there is nothing more to send: green.
+                ran = run is not None and run.state in (SyncState.SUCCEEDED,
+                                                        SyncState.SUCCEEDED_WITH_WARNINGS)
+                if cell.changes == 0 and (tally.synced_before or tally.current or ran):
                     cell.status = CellStatus.SYNCED
                 elif tally.synced_before:
                     cell.status = CellStatus.CHANGED

@@ -380,3 +380,12 @@ def test_a_weeks_cells_of_a_busy_grid_say_what_each_day_holds(world):
     assert cells[(project.pk, saturday)].status == "none"
     assert cells[(projects[0].pk, thursday)].status == "failed"
     assert cells[(projects[1].pk, thursday)].status == "in_progress"
+
+
+def test_a_day_whose_only_workers_are_unknown_remotely_is_green_once_synced(world):
+    world.shift("cy")
+    run_to_completion(world.start_run().pk)
+    cell = selectors.sync_cells(integration=world.integration,
+                                     project_ids=[world.project.pk],
+                                     dates=[WORK_DATE])[(world.project.pk, WORK_DATE)]
+    assert (cell.status, cell.unsendable) == ("synced", 1)
