@@ -250,7 +250,7 @@ class HttpClient:
         status = response.status_code
         if status in TRANSIENT_STATUSES:
             raise TransientError(
-                f"{self.system} answered {status} to {method} {path}; will retry.",
+                f"{self.system} answered {status} to {method} {path}.",
                 retry_after=retry_after_seconds(response),
             )
         if status in (401, 403):

@@ -80,7 +80,9 @@ class Plan:
 
     @property
     def workers(self) -> int:
-        return len({item.worker.pk for item in self.items if item.action != Action.DELETE})
+        """Workers whose hours will be in the remote after the run (as `hours_to_send`)."""
+        return len({item.worker.pk for item in self.items
+                    if item.action in (Action.CREATE, Action.UPDATE, Action.UNCHANGED)})
 
 
 def round_hours(paid_seconds: int, rounding: str) -> Decimal:

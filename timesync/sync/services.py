@@ -393,8 +393,9 @@ def _finish(run: SyncRun, *, connector: Connector, plan: Plan) -> None:
 def _retry_later(run: SyncRun, error: TransientError) -> Execution:
     run.refresh_from_db(fields=["attempts"])
     if run.attempts >= settings.SYNC_MAX_ATTEMPTS:
-        _finish_failed(run, f"{error} Gave up after {run.attempts} attempts; the remote may be "
-                            "down. Syncing again later is safe.")
+        tries = f"{run.attempts} attempt{'' if run.attempts == 1 else 's'}"
+        _finish_failed(run, f"{error} Gave up after {tries}; the remote may be down. Syncing "
+                            "again later is safe.")
         return Execution(run_id=run.pk, claimed=True)
     delay = retry_delay(attempt=run.attempts, retry_after=error.retry_after)
     SyncRun.objects.filter(pk=run.pk, state=SyncState.RUNNING).update(

@@ -169,3 +169,14 @@ def test_hours_rounding_applies_once_as_the_integration_says():
     assert round_hours(7 * 3600 + 53 * 60, "quarter") == Decimal("8.00")
     assert round_hours(7 * 3600 + 50 * 60, "tenth") == Decimal("7.80")
     assert round_hours(7 * 3600 + 50 * 60, "none") == Decimal("7.83")
+
+
+def test_the_preview_counts_only_the_workers_whose_hours_it_sends(world):
+    from timesync.sync.selectors import sync_preview
+
+    world.shift("ana")
+    world.shift("ben")
+    world.shift("cy")
+    preview = sync_preview(integration=world.integration, project=world.project,
+                           work_date=WORK_DATE)
+    assert (preview.workers, preview.hours, preview.skips) == (2, Decimal("16.00"), 1)
