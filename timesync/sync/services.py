@@ -646,18 +646,27 @@ def worker_link_set(
     *, actor: Membership, integration: Integration, worker: Worker, remote_worker_id: str
 ) -> WorkerLink | None:
     """Link a worker by hand (matching will not overwrite it); an empty id removes the link."""
+    return _manual_link(actor=actor, integration=integration, model=WorkerLink,
+                        ours=worker, field="worker", remote_id=remote_worker_id)
+
+
+def _manual_link(
+    *, actor: Membership, integration: Integration, model: type[WorkerLink | CostCodeLink],
+    ours: Worker | CostCode, field: str, remote_id: str,
+) -> WorkerLink | CostCodeLink | None:
+    """The one write path of links set by hand (workers, cost codes)."""
     roles.require(roles.can_edit_reference_data(actor),
                   "Only admins and payroll admins change mappings.")
     if integration.organization_id != actor.organization_id \
-            or worker.organization_id != actor.organization_id:
+            or ours.organization_id != actor.organization_id:
         raise roles.PermissionDenied("That belongs to another organization.")
-    if not remote_worker_id:
-        WorkerLink.objects.filter(integration=integration, worker=worker).delete()
+    if not remote_id:
+        model.objects.filter(integration=integration, **{field: ours}).delete()
         return None
-    link, _ = WorkerLink.objects.update_or_create(
-        integration=integration, worker=worker,
+    link, _ = model.objects.update_or_create(
+        integration=integration, **{field: ours},
         defaults={"organization_id": actor.organization_id,
-                  "remote_worker_id": remote_worker_id, "matched_by": MatchField.MANUAL},
+                  f"remote_{field}_id": remote_id, "matched_by": MatchField.MANUAL},
     )
     return link
 
@@ -721,17 +730,5 @@ def cost_code_link_set(
     *, actor: Membership, integration: Integration, cost_code: CostCode, remote_cost_code_id: str
 ) -> CostCodeLink | None:
     """Link a cost code by hand (matching will not overwrite it); an empty id removes the link."""
-    roles.require(roles.can_edit_reference_data(actor),
-                  "Only admins and payroll admins change mappings.")
-    if integration.organization_id != actor.organization_id \
-            or cost_code.organization_id != actor.organization_id:
-        raise roles.PermissionDenied("That belongs to another organization.")
-    if not remote_cost_code_id:
-        CostCodeLink.objects.filter(integration=integration, cost_code=cost_code).delete()
-        return None
-    link, _ = CostCodeLink.objects.update_or_create(
-        integration=integration, cost_code=cost_code,
-        defaults={"organization_id": actor.organization_id,
-                  "remote_cost_code_id": remote_cost_code_id, "matched_by": MatchField.MANUAL},
-    )
-    return link
+    return _manual_link(actor=actor, integration=integration, model=CostCodeLink,
+                        ours=cost_code, field="cost_code", remote_id=remote_cost_code_id)
