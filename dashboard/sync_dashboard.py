@@ -23,8 +23,8 @@ from connectors.base import PermanentError
 from dashboard.tenancy import organization_view
 from timesync import roles, selectors
 from timesync.models import Integration, Membership, Project, ProjectLink, SyncTrigger
+from timesync.sync import runs as sync_runs
 from timesync.sync import selectors as sync_selectors
-from timesync.sync import services as sync_services
 from timesync.sync.selectors import Cell, CellStatus
 
 POLL_SECONDS = 2
@@ -144,7 +144,7 @@ def sync_start(request: HttpRequest, integration_id: int) -> HttpResponse:
     trigger = SyncTrigger.PROJECT_BUTTON if from_project else SyncTrigger.DASHBOARD
     run = None
     try:
-        run = sync_services.sync_run_start(integration=integration, project=project,
+        run = sync_runs.sync_run_start(integration=integration, project=project,
                                            work_date=day, trigger=trigger,
                                            actor=request.membership).run
     except (PermanentError, PermissionDenied) as error:

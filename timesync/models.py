@@ -530,12 +530,15 @@ class SyncTrigger(models.TextChoices):
 class SyncState(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
+    # A pulled connector's run (QuickBooks Web Connector): its operations are ready and the
+    # remote will collect them when it next polls us. Recovery leaves it alone.
+    WAITING = "waiting", "Waiting for the remote"
     SUCCEEDED = "succeeded", "Succeeded"
     SUCCEEDED_WITH_WARNINGS = "succeeded_with_warnings", "Succeeded with warnings"
     FAILED = "failed", "Failed"
 
 
-ACTIVE_SYNC_STATES = (SyncState.QUEUED, SyncState.RUNNING)
+ACTIVE_SYNC_STATES = (SyncState.QUEUED, SyncState.RUNNING, SyncState.WAITING)
 
 
 class SyncRun(models.Model):
@@ -560,6 +563,8 @@ class SyncRun(models.Model):
     hours_remote = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     error = models.TextField(blank=True, help_text="Why the run failed, for a payroll admin.")
     warnings = models.JSONField(default=list, blank=True)
+    # Also the run's fencing token: every claim moves it on, and every write of the run is
+    # conditional on the value its worker claimed, so a worker that lost the run writes nothing.
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -573,7 +578,7 @@ class SyncRun(models.Model):
             # The database, not a hope: a second click finds the run already in progress.
             models.UniqueConstraint(
                 fields=["integration", "project", "work_date"],
-                condition=Q(state__in=["queued", "running"]),
+                condition=Q(state__in=["queued", "running", "waiting"]),
                 name="sync_run_one_active_per_project_day",
             ),
         ]
@@ -658,6 +663,12 @@ class ExternalRecord(models.Model):
     work_date = models.DateField()
     shift_version = models.PositiveIntegerField()
     hours = models.DecimalField(max_digits=6, decimal_places=2)
+    # Compare-and-set token: every change is an UPDATE conditional on the revision read, so
+    # two runs (or a run and a webhook) reaching the same record never write over each other.
+    revision = models.PositiveIntegerField(default=1)
+    # When the write in flight (a pending state) was sent: its outcome may still change on the
+    # remote until the remote's longest request lifetime has passed since then.
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -8,6 +8,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from timesync.models import Invitation
+from timesync.sync import dispatch, notifications, recovery, runs, schedule
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
@@ -31,29 +32,21 @@ def send_invitation_email(*, invitation_id: int, accept_url: str) -> None:
 @shared_task
 def execute_sync_run(*, run_id: int) -> None:
     """Run one sync. Safe when delivered twice: the run is claimed atomically first."""
-    from timesync.sync import services
-
-    execution = services.sync_run_execute(run_id=run_id)
+    execution = runs.sync_run_execute(run_id=run_id)
     if execution.retry_in is not None:
-        services.enqueue(run_id, countdown=execution.retry_in)
+        dispatch.run_enqueue(run_id, countdown=execution.retry_in)
 
 
 @shared_task
 def recover_sync_runs() -> None:
-    from timesync.sync import services
-
-    services.sync_runs_recover()
+    recovery.sync_runs_recover()
 
 
 @shared_task
 def start_scheduled_syncs() -> None:
-    from timesync.sync import services
-
-    services.scheduled_syncs_start()
+    schedule.scheduled_syncs_start()
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
 def send_sync_failure_email(*, run_id: int) -> None:
-    from timesync.sync import services
-
-    services.sync_failure_notify(run_id=run_id)
+    notifications.sync_failure_notify(run_id=run_id)

@@ -24,6 +24,7 @@ from timesync.models import (
     Shift,
     SyncTrigger,
 )
+from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
 
 DEMO_PORT = 8766
@@ -86,11 +87,11 @@ def _sync_last_week(integration, *, today: date) -> int:
             if not Shift.objects.filter(project=link.project, work_date=day,
                                         deleted_at__isnull=True).exists():
                 continue
-            run = sync_services.sync_run_start(
+            run = sync_runs.sync_run_start(
                 integration=integration, project=link.project, work_date=day,
                 trigger=SyncTrigger.SCHEDULE,
             ).run
-            sync_services.sync_run_execute(run_id=run.pk)
+            sync_runs.sync_run_execute(run_id=run.pk)
             runs += 1
     return runs
 

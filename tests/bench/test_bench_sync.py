@@ -34,6 +34,7 @@ from timesync.models import (
     WorkerLink,
 )
 from timesync.sync import csvlog, selectors
+from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db]
@@ -92,11 +93,11 @@ def test_bench_sync_throughput_of_a_1000_shift_day():
         ])
         _bulk_shifts(organization, project, workers, DAY)
         emulator.set_latency(LATENCY_MS)
-        run = sync_services.sync_run_start(integration=integration, project=project,
+        run = sync_runs.sync_run_start(integration=integration, project=project,
                                            work_date=DAY, trigger="api").run
         requests_before = len(emulator.request_log())
         began = time.perf_counter()
-        sync_services.sync_run_execute(run_id=run.pk)
+        sync_runs.sync_run_execute(run_id=run.pk)
         elapsed = time.perf_counter() - began
         run.refresh_from_db()
         round_trips = len(emulator.request_log()) - requests_before

@@ -19,7 +19,7 @@ from connectors.base import PermanentError
 from timesync.api import sync_serializers as s
 from timesync.api.views import ORGANIZATION_SLUG, OrganizationScopedMixin
 from timesync.models import Integration, ProjectLink, SyncLogEntry, SyncRun, SyncTrigger, WorkerLink
-from timesync.sync import csvlog, selectors, services
+from timesync.sync import csvlog, runs, selectors, services
 
 INTEGRATION_ID = OpenApiParameter("integration_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
@@ -177,7 +177,7 @@ class SyncRunViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.Retri
         body = s.ProjectDaySerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         try:
-            started = services.sync_run_start(
+            started = runs.sync_run_start(
                 integration=self.integration, project=body.validated_data["project"],
                 work_date=body.validated_data["work_date"], trigger=SyncTrigger.API,
                 actor=self.membership,

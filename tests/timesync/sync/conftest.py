@@ -14,6 +14,7 @@ from connectors.plexxis.emulator import PlexxisEmulator
 from tests import factories
 from timesync import services
 from timesync.models import Integration, Membership, Project, Role, Shift, Worker
+from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
 
 WORK_DATE = date(2026, 6, 3)
@@ -53,7 +54,7 @@ class World:
         return shift
 
     def start_run(self, day: date = WORK_DATE, project: Project | None = None):
-        return sync_services.sync_run_start(
+        return sync_runs.sync_run_start(
             integration=self.integration, project=project or self.project, work_date=day,
             trigger="api", actor=self.payroll,
         ).run
@@ -108,7 +109,7 @@ def run_to_completion(run_id: int, *, max_attempts: int = 30):
     from timesync.models import SyncRun
 
     for _ in range(max_attempts):
-        execution = sync_services.sync_run_execute(run_id=run_id)
+        execution = sync_runs.sync_run_execute(run_id=run_id)
         if execution.retry_in is None:
             break
         time.sleep(min(execution.retry_in, 1.5))

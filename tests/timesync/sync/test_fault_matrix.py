@@ -11,7 +11,8 @@ from django.utils import timezone
 from connectors.plexxis.client import PlexxisConnector
 from connectors.registry import connector_for
 from timesync.models import ExternalRecord, RecordState, SyncRun, SyncState
-from timesync.sync import services as sync_services
+from timesync.sync import recovery
+from timesync.sync import runs as sync_runs
 
 from .conftest import API_KEY, run_to_completion
 
@@ -88,7 +89,7 @@ def test_worker_killed_between_the_remote_write_and_recording_it(world, monkeypa
 
     monkeypatch.setattr(real_connector, "create_entry", create_then_die)
     with pytest.raises(SimulatedCrash):
-        sync_services.sync_run_execute(run_id=run.pk, connector=real_connector)
+        sync_runs.sync_run_execute(run_id=run.pk, connector=real_connector)
     monkeypatch.undo()
     run.refresh_from_db()
     assert run.state == SyncState.RUNNING  # as a killed worker leaves it
@@ -98,7 +99,7 @@ def test_worker_killed_between_the_remote_write_and_recording_it(world, monkeypa
     SyncRun.objects.filter(pk=run.pk).update(
         heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
     )
-    assert run.pk in sync_services.sync_runs_recover()
+    assert run.pk in recovery.sync_runs_recover()
     run = run_to_completion(run.pk)
     assert run.state == SyncState.SUCCEEDED
     assert run.created_count == 3
@@ -108,8 +109,8 @@ def test_worker_killed_between_the_remote_write_and_recording_it(world, monkeypa
 def test_task_delivered_twice_runs_once(world):
     eligible_three(world)
     run = world.start_run()
-    first = sync_services.sync_run_execute(run_id=run.pk)
-    second = sync_services.sync_run_execute(run_id=run.pk)
+    first = sync_runs.sync_run_execute(run_id=run.pk)
+    second = sync_runs.sync_run_execute(run_id=run.pk)
     assert first.claimed
     assert not second.claimed
     assert_remote_is_exactly_the_eligible_shifts(world)
@@ -124,7 +125,7 @@ def test_task_delivered_twice_at_the_same_moment_runs_once(world):
 
     def deliver():
         try:
-            results.append(sync_services.sync_run_execute(run_id=run.pk))
+            results.append(sync_runs.sync_run_execute(run_id=run.pk))
         finally:
             connection.close()
 
@@ -165,7 +166,7 @@ def test_a_storm_of_429_is_waited_out_as_the_remote_asks(world):
     run = world.start_run()
     delays = []
     for _ in range(20):
-        execution = sync_services.sync_run_execute(run_id=run.pk)
+        execution = sync_runs.sync_run_execute(run_id=run.pk)
         if execution.retry_in is None:
             break
         delays.append(execution.retry_in)
@@ -181,7 +182,7 @@ def test_500_then_recovery(world):
     eligible_three(world)
     world.emulator.inject("server_error", count=1, method="POST")
     run = world.start_run()
-    first = sync_services.sync_run_execute(run_id=run.pk)
+    first = sync_runs.sync_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert first.retry_in is not None
     assert run.state == SyncState.QUEUED
@@ -207,7 +208,7 @@ def test_a_remote_that_stops_answering_is_retried_without_duplicates(world):
     impatient = PlexxisConnector(world.emulator.base_url, API_KEY, read_timeout=0.3)
     world.emulator.inject("timeout", count=1, method="POST", seconds=1.0)
     run = world.start_run()
-    execution = sync_services.sync_run_execute(run_id=run.pk, connector=impatient)
+    execution = sync_runs.sync_run_execute(run_id=run.pk, connector=impatient)
     assert execution.retry_in is not None
     run = run_to_completion(run.pk)
     assert run.state == SyncState.SUCCEEDED
@@ -229,7 +230,7 @@ def test_worker_killed_after_recording_the_intent_before_calling_the_remote(worl
 
     monkeypatch.setattr(connector, "create_entry", die_before_sending)
     with pytest.raises(SimulatedCrash):
-        sync_services.sync_run_execute(run_id=run.pk, connector=connector)
+        sync_runs.sync_run_execute(run_id=run.pk, connector=connector)
     monkeypatch.undo()
     assert len(world.remote_entries()) == 1
     assert ExternalRecord.objects.filter(state=RecordState.PENDING_CREATE).count() == 1
@@ -237,7 +238,7 @@ def test_worker_killed_after_recording_the_intent_before_calling_the_remote(worl
     SyncRun.objects.filter(pk=run.pk).update(
         heartbeat_at=timezone.now() - timezone.timedelta(hours=1)
     )
-    sync_services.sync_runs_recover()
+    recovery.sync_runs_recover()
     run = run_to_completion(run.pk)
     assert run.state == SyncState.SUCCEEDED
     assert_remote_is_exactly_the_eligible_shifts(world)

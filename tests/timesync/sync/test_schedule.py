@@ -10,6 +10,7 @@ import pytest
 
 from tests import factories
 from timesync.models import SyncRun, SyncTrigger
+from timesync.sync import schedule
 from timesync.sync import services as sync_services
 
 from .conftest import TORONTO, WORK_DATE
@@ -41,7 +42,7 @@ def scheduled_runs():
 
 
 def test_after_the_scheduled_time_each_linked_project_gets_a_run_for_yesterday(nightly):
-    started = sync_services.scheduled_syncs_start(now=at(2, 5))
+    started = schedule.scheduled_syncs_start(now=at(2, 5))
 
     runs = scheduled_runs()
     assert sorted(started) == sorted(run.pk for run in runs)
@@ -54,33 +55,33 @@ def test_after_the_scheduled_time_each_linked_project_gets_a_run_for_yesterday(n
 
 def test_the_scheduled_time_is_read_in_the_organizations_time_zone(nightly):
     # 06:05 UTC is 02:05 in Toronto (EDT, UTC-4).
-    sync_services.scheduled_syncs_start(now=datetime(2026, 6, 4, 6, 5, tzinfo=ZoneInfo("UTC")))
+    schedule.scheduled_syncs_start(now=datetime(2026, 6, 4, 6, 5, tzinfo=ZoneInfo("UTC")))
     assert {run.work_date for run in scheduled_runs()} == {WORK_DATE}
     assert len(scheduled_runs()) == 2
 
 
 def test_a_second_call_the_same_day_starts_nothing_more(nightly):
-    sync_services.scheduled_syncs_start(now=at(2, 5))
+    schedule.scheduled_syncs_start(now=at(2, 5))
 
-    assert sync_services.scheduled_syncs_start(now=at(2, 6)) == []
-    assert sync_services.scheduled_syncs_start(now=at(23, 59)) == []
+    assert schedule.scheduled_syncs_start(now=at(2, 6)) == []
+    assert schedule.scheduled_syncs_start(now=at(23, 59)) == []
     assert len(scheduled_runs()) == 2
 
 
 def test_the_next_night_sends_the_next_day(nightly):
-    sync_services.scheduled_syncs_start(now=at(2, 5))
-    sync_services.scheduled_syncs_start(now=at(2, 5, day=date(2026, 6, 5)))
+    schedule.scheduled_syncs_start(now=at(2, 5))
+    schedule.scheduled_syncs_start(now=at(2, 5, day=date(2026, 6, 5)))
     assert sorted({run.work_date for run in scheduled_runs()}) == [WORK_DATE, TODAY]
 
 
 def test_before_the_scheduled_time_nothing_starts(nightly):
-    assert sync_services.scheduled_syncs_start(now=at(1, 55)) == []
+    assert schedule.scheduled_syncs_start(now=at(1, 55)) == []
     assert scheduled_runs() == []
 
 
 def test_an_early_call_does_not_use_up_the_night(nightly):
-    sync_services.scheduled_syncs_start(now=at(1, 55))
-    sync_services.scheduled_syncs_start(now=at(2, 0))
+    schedule.scheduled_syncs_start(now=at(1, 55))
+    schedule.scheduled_syncs_start(now=at(2, 0))
     assert len(scheduled_runs()) == 2
 
 
@@ -88,7 +89,7 @@ def test_a_disabled_project_link_gets_no_scheduled_run(nightly):
     sync_services.project_link_set(actor=nightly.admin, integration=nightly.integration,
                                    project=nightly.parkade, enabled=False)
 
-    sync_services.scheduled_syncs_start(now=at(2, 5))
+    schedule.scheduled_syncs_start(now=at(2, 5))
 
     assert [run.project for run in scheduled_runs()] == [nightly.project]
 
@@ -96,14 +97,14 @@ def test_a_disabled_project_link_gets_no_scheduled_run(nightly):
 def test_an_integration_without_the_schedule_gets_nothing(nightly):
     sync_services.integration_update(actor=nightly.admin, integration=nightly.integration,
                                      schedule_enabled=False)
-    assert sync_services.scheduled_syncs_start(now=at(2, 5)) == []
+    assert schedule.scheduled_syncs_start(now=at(2, 5)) == []
     assert scheduled_runs() == []
 
 
 def test_a_disconnected_integration_gets_nothing(nightly):
     sync_services.integration_disconnect(actor=nightly.admin, integration=nightly.integration)
 
-    assert sync_services.scheduled_syncs_start(now=at(2, 5)) == []
+    assert schedule.scheduled_syncs_start(now=at(2, 5)) == []
     assert scheduled_runs() == []
 
 
@@ -116,14 +117,14 @@ def test_a_disconnected_integration_gets_nothing_even_with_its_schedule_turned_b
     sync_services.project_link_set(actor=nightly.admin, integration=nightly.integration,
                                    project=nightly.project, remote_project_id="24-101")
 
-    assert sync_services.scheduled_syncs_start(now=at(2, 5)) == []
+    assert schedule.scheduled_syncs_start(now=at(2, 5)) == []
     assert scheduled_runs() == []
 
 
 def test_a_day_already_syncing_is_not_started_twice(nightly):
     clicked = nightly.start_run(day=WORK_DATE)
 
-    sync_services.scheduled_syncs_start(now=at(2, 5))
+    schedule.scheduled_syncs_start(now=at(2, 5))
 
     assert SyncRun.objects.filter(project=nightly.project, work_date=WORK_DATE).count() == 1
     assert SyncRun.objects.get(project=nightly.project, work_date=WORK_DATE).pk == clicked.pk

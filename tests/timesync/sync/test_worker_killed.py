@@ -20,6 +20,7 @@ from config.celery import app
 from tests import factories
 from timesync import services
 from timesync.models import SyncRun, SyncState
+from timesync.sync import recovery
 from timesync.sync import services as sync_services
 
 from .conftest import TORONTO, WORK_DATE
@@ -84,7 +85,7 @@ def test_worker_killed_mid_run_is_recovered_without_duplicates(world, settings, 
 
         world.emulator.set_latency(0)
         second = start_worker(tmp_path / "worker-2.log", stale_seconds=2)
-        wait_for(lambda: run.pk in sync_services.sync_runs_recover(), 30, "recovery")
+        wait_for(lambda: run.pk in recovery.sync_runs_recover(), 30, "recovery")
         wait_for(
             lambda: SyncRun.objects.get(pk=run.pk).state not in ("queued", "running"), 60,
             "the second worker to finish the run",

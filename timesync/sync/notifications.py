@@ -1,0 +1,52 @@
+"""Emails about syncs: the admins who opted in hear of a failed run once."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from timesync.models import (
+    Membership,
+    Role,
+    SyncRun,
+    SyncState,
+)
+
+
+def sync_failure_notify(*, run_id: int) -> int:
+    """Email the admins who opted in, once per failed run (not per retry). Returns how many."""
+    with transaction.atomic():
+        claimed = SyncRun.objects.filter(
+            pk=run_id, state=SyncState.FAILED, failure_notified_at__isnull=True
+        ).update(failure_notified_at=timezone.now())
+        if not claimed:
+            return 0
+        run = SyncRun.objects.select_related("integration", "project", "organization").get(
+            pk=run_id
+        )
+        recipients = list(
+            Membership.objects.filter(
+                organization_id=run.organization_id, is_active=True, notify_sync_failures=True,
+                role=Role.ADMIN, user__is_active=True,
+            ).values_list("user__email", flat=True)
+        )
+        if not recipients:
+            return 0
+        log_url = settings.SITE_URL + reverse(
+            "sync_run_detail",
+            kwargs={"organization_slug": run.organization.slug,
+                    "integration_id": run.integration_id, "run_id": run.pk},
+        )
+        context = {"run": run, "log_url": log_url}
+        send_mail(
+            subject=f"Timecard Sync failed: {run.project} on {run.work_date:%b %-d, %Y} "
+                    f"({run.integration.name})",
+            message=render_to_string("emails/sync_failed.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=recipients,
+        )
+    return len(recipients)
