@@ -20,7 +20,7 @@ import json
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
 
 # --- What crosses the contract --------------------------------------------------------------
@@ -101,9 +102,17 @@ class ConnectorError(Exception):
 
 
 class TransientError(ConnectorError):
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    """`maybe_applied` is False only when the remote certainly did not act on the request (a
+    429, a connection that was never made): a write may then be sent again at once. Otherwise
+    its outcome is unknown, and only the ledger's reconciliation, after the remote's longest
+    request lifetime, can tell."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, maybe_applied: bool = True
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_applied = maybe_applied
 
 
 class PermanentError(ConnectorError):
@@ -123,10 +132,22 @@ class RejectedEntry(PermanentError):
 
 
 class Connector(ABC):
-    """One remote system. Instances are cheap and hold one HTTP session; make one per run."""
+    """One remote system. Instances are cheap and hold one HTTP session; make one per run.
+
+    `pushed`: the engine calls the remote (a Celery worker drives the run). A pulled connector
+    (the QuickBooks Web Connector) is called by the remote instead: its runs wait for it.
+    """
 
     kind: str
     label: str
+    pushed: bool = True
+
+    def set_request_hook(self, hook: Callable[[], None] | None) -> None:
+        """Called before every HTTP request (each page of a list too): the engine beats its
+        heartbeat there and stops a run it no longer owns. Connectors on HttpClient get it."""
+        http = getattr(self, "http", None)
+        if isinstance(http, HttpClient):
+            http.before_request = hook
 
     @abstractmethod
     def test_connection(self) -> None:
@@ -173,6 +194,18 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _READ_RETRY_STATUSES = TRANSIENT_STATUSES - {429}
 
 
+class _NoWaitRetry(Retry):
+    """urllib3's retry, except that an answer saying when to come back (Retry-After) is not
+    slept on inside the call: it surfaces as a TransientError with `retry_after`, and the
+    engine reschedules the run. A worker asleep in a socket for minutes would miss its
+    heartbeat and have its run taken over while still alive."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if has_retry_after:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
+
 def retry_after_seconds(response: requests.Response, *, now: float | None = None) -> float | None:
     """When the remote asked us to come back: Retry-After (seconds or HTTP date), else the
     rate-limit reset time (unix seconds, as Procore and our Plexxis contract send it)."""
@@ -217,7 +250,8 @@ class HttpClient:
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
-        retry = Retry(
+        self.before_request: Callable[[], None] | None = None
+        retry = _NoWaitRetry(
             total=read_retries, connect=read_retries, read=read_retries, status=read_retries,
             backoff_factor=0.2, backoff_jitter=0.2, status_forcelist=_READ_RETRY_STATUSES,
             allowed_methods=frozenset({"GET", "HEAD"}), respect_retry_after_header=True,
@@ -232,14 +266,22 @@ class HttpClient:
         params: dict[str, Any] | None = None,
     ) -> Any:
         url = f"{self.base_url}/{path.lstrip('/')}"
+        if self.before_request is not None:
+            self.before_request()
         try:
             response = self.session.request(
                 method, url, json=json_body, params=params, timeout=self.timeout
             )
+        except requests.ConnectTimeout as error:
+            raise TransientError(f"Could not reach {self.system} ({method} {path}).",
+                                 maybe_applied=False) from error
         except requests.Timeout as error:
             raise TransientError(f"{self.system} did not answer in time ({method} {path}).") \
                 from error
         except requests.ConnectionError as error:
+            if _never_connected(error):
+                raise TransientError(f"Could not reach {self.system} ({method} {path}).",
+                                     maybe_applied=False) from error
             raise TransientError(
                 f"Could not reach {self.system}, or the connection dropped before it answered "
                 f"({method} {path}); the next attempt checks what arrived."
@@ -252,6 +294,8 @@ class HttpClient:
             raise TransientError(
                 f"{self.system} answered {status} to {method} {path}.",
                 retry_after=retry_after_seconds(response),
+                # A rate limit is refused before any work; a 5xx may come after the work.
+                maybe_applied=status != 429,
             )
         if status in (401, 403):
             raise PermanentError(
@@ -279,6 +323,15 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """The request never reached the remote (refused or unresolvable), so nothing was applied.
+    requests wraps urllib3's MaxRetryError, whose `reason` says what happened."""
+    reason = error.args[0] if error.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError | NameResolutionError)
 
 
 def remote_message(response: requests.Response) -> str:

@@ -24,6 +24,7 @@ from timesync.models import (
     Shift,
     SyncTrigger,
 )
+from timesync.sync import push
 from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
 
@@ -91,7 +92,7 @@ def _sync_last_week(integration, *, today: date) -> int:
                 integration=integration, project=link.project, work_date=day,
                 trigger=SyncTrigger.SCHEDULE,
             ).run
-            sync_runs.sync_run_execute(run_id=run.pk)
+            push.sync_run_execute(run_id=run.pk)
             runs += 1
     return runs
 

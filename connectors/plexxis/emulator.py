@@ -41,15 +41,19 @@ CONTROL_PREFIX = "/_emulator"
 DEFAULT_API_KEY = "plexxis-emulator-key"
 DEFAULT_PORT = 8766
 
-FAULT_KINDS = ("latency", "rate_limit", "server_error", "timeout", "lose_response")
+FAULT_KINDS = ("latency", "rate_limit", "server_error", "timeout", "lose_response",
+               "apply_late")
 # Parameters each fault kind takes, with their defaults (None: required).
 _FAULT_PARAMS: dict[str, dict[str, float | None]] = {
     "latency": {"ms": None},
     "rate_limit": {"seconds": 1.0},
-    "server_error": {"status": 500},
+    "server_error": {"status": 500, "retry_after": 0},
     # Longer than the connector's default 30 s read timeout.
     "timeout": {"seconds": 35.0},
     "lose_response": {},
+    # Longer than the connector's default 30 s read timeout, shorter than the contract's
+    # 90 s request lifetime.
+    "apply_late": {"seconds": 45.0},
 }
 
 HOUR_TYPES = ("Regular", "Overtime", "Double Time")
@@ -281,9 +285,12 @@ class PlexxisEmulator:
 
         latency(ms): an extra delay on every matching request until cleared (count ignored).
         rate_limit(seconds=1): 429 with Retry-After and X-Rate-Limit-Reset that far ahead.
-        server_error(status=500): a 5xx; a write is not applied.
+        server_error(status=500, retry_after=0): a 5xx (with Retry-After when > 0); a write
+        is not applied.
         timeout(seconds=35): answer nothing for that long (then 504); a write is not applied.
         lose_response: apply the request, then close the connection without an answer.
+        apply_late(seconds=45): hold the request that long, then apply it and answer (to a
+        client that has usually given up by then).
         `path_contains` is matched against the path below the API prefix, with its query.
         """
         if kind not in _FAULT_PARAMS:
@@ -358,6 +365,10 @@ class PlexxisEmulator:
             return
         if delay and self._stopping.wait(delay):
             return
+        if fault is not None and fault.kind == "apply_late":
+            if self._stopping.wait(fault.params["seconds"]):
+                return
+            fault = None  # then served as if nothing happened
         if fault is not None and fault.kind != "lose_response":
             outcome = self._fault_outcome(fault)
             attempted = _loggable(raw)
@@ -414,7 +425,9 @@ class PlexxisEmulator:
             })
         if fault.kind == "timeout":
             return _Outcome(504, {"error": "The request timed out."})
-        return _Outcome(int(fault.params["status"]), {"error": "Internal server error."})
+        headers = ({"Retry-After": str(math.ceil(fault.params["retry_after"]))}
+                   if fault.params["retry_after"] else {})
+        return _Outcome(int(fault.params["status"]), {"error": "Internal server error."}, headers)
 
     def _rate_limited(self) -> _Outcome | None:
         with self._lock:

@@ -33,7 +33,7 @@ from timesync.models import (
     Worker,
     WorkerLink,
 )
-from timesync.sync import csvlog, selectors
+from timesync.sync import csvlog, push, selectors
 from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
 
@@ -97,7 +97,7 @@ def test_bench_sync_throughput_of_a_1000_shift_day():
                                            work_date=DAY, trigger="api").run
         requests_before = len(emulator.request_log())
         began = time.perf_counter()
-        sync_runs.sync_run_execute(run_id=run.pk)
+        push.sync_run_execute(run_id=run.pk)
         elapsed = time.perf_counter() - began
         run.refresh_from_db()
         round_trips = len(emulator.request_log()) - requests_before

@@ -102,7 +102,20 @@ def round_hours(paid_seconds: int, rounding: str) -> Decimal:
 def idempotency_key(integration: Integration, shift: Shift, generation: int) -> str:
     # Stable across retries of one write; a new generation after a remote delete, so a stale
     # lookup can never adopt an entry that was meant to be gone.
-    return f"timesync-{integration.organization_id}-{integration.pk}-{shift.pk}-{generation}"
+    return f"{key_prefix(integration)}{shift.pk}-{generation}"
+
+
+def key_prefix(integration: Integration) -> str:
+    """What every key this integration writes starts with: the read-back knows ours by it."""
+    return f"timesync-{integration.organization_id}-{integration.pk}-"
+
+
+def key_shift_id(key: str) -> int | None:
+    """The shift a key of ours was written for (None for anything else)."""
+    parts = key.split("-")
+    if len(parts) != 5 or parts[0] != "timesync" or not parts[3].isdigit():
+        return None
+    return int(parts[3])
 
 
 def eligible_shifts(*, link: ProjectLink, work_date: date) -> list[Shift]:

@@ -14,6 +14,7 @@ from connectors.plexxis.emulator import PlexxisEmulator
 from tests import factories
 from timesync import services
 from timesync.models import Integration, Membership, Project, Role, Shift, Worker
+from timesync.sync import push
 from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
 
@@ -70,6 +71,9 @@ class World:
 def world(emulator, settings) -> World:
     settings.SYNC_RETRY_BASE_SECONDS = 0.01
     settings.SYNC_RETRY_MAX_SECONDS = 2.0
+    # The emulator applies a write before it answers (or never): nothing lands later, unless a
+    # test injects the `apply_late` fault and sets a lifetime of its own.
+    settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS = 0
     organization = factories.OrganizationFactory(time_zone="America/Toronto")
     admin = factories.MembershipFactory(organization=organization, role=Role.ADMIN,
                                         notify_sync_failures=True)
@@ -109,7 +113,7 @@ def run_to_completion(run_id: int, *, max_attempts: int = 30):
     from timesync.models import SyncRun
 
     for _ in range(max_attempts):
-        execution = sync_runs.sync_run_execute(run_id=run_id)
+        execution = push.sync_run_execute(run_id=run_id)
         if execution.retry_in is None:
             break
         time.sleep(min(execution.retry_in, 1.5))

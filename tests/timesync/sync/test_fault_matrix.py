@@ -11,8 +11,7 @@ from django.utils import timezone
 from connectors.plexxis.client import PlexxisConnector
 from connectors.registry import connector_for
 from timesync.models import ExternalRecord, RecordState, SyncRun, SyncState
-from timesync.sync import recovery
-from timesync.sync import runs as sync_runs
+from timesync.sync import push, recovery
 
 from .conftest import API_KEY, run_to_completion
 
@@ -89,7 +88,7 @@ def test_worker_killed_between_the_remote_write_and_recording_it(world, monkeypa
 
     monkeypatch.setattr(real_connector, "create_entry", create_then_die)
     with pytest.raises(SimulatedCrash):
-        sync_runs.sync_run_execute(run_id=run.pk, connector=real_connector)
+        push.sync_run_execute(run_id=run.pk, connector=real_connector)
     monkeypatch.undo()
     run.refresh_from_db()
     assert run.state == SyncState.RUNNING  # as a killed worker leaves it
@@ -109,8 +108,8 @@ def test_worker_killed_between_the_remote_write_and_recording_it(world, monkeypa
 def test_task_delivered_twice_runs_once(world):
     eligible_three(world)
     run = world.start_run()
-    first = sync_runs.sync_run_execute(run_id=run.pk)
-    second = sync_runs.sync_run_execute(run_id=run.pk)
+    first = push.sync_run_execute(run_id=run.pk)
+    second = push.sync_run_execute(run_id=run.pk)
     assert first.claimed
     assert not second.claimed
     assert_remote_is_exactly_the_eligible_shifts(world)
@@ -125,7 +124,7 @@ def test_task_delivered_twice_at_the_same_moment_runs_once(world):
 
     def deliver():
         try:
-            results.append(sync_runs.sync_run_execute(run_id=run.pk))
+            results.append(push.sync_run_execute(run_id=run.pk))
         finally:
             connection.close()
 
@@ -166,7 +165,7 @@ def test_a_storm_of_429_is_waited_out_as_the_remote_asks(world):
     run = world.start_run()
     delays = []
     for _ in range(20):
-        execution = sync_runs.sync_run_execute(run_id=run.pk)
+        execution = push.sync_run_execute(run_id=run.pk)
         if execution.retry_in is None:
             break
         delays.append(execution.retry_in)
@@ -182,7 +181,7 @@ def test_500_then_recovery(world):
     eligible_three(world)
     world.emulator.inject("server_error", count=1, method="POST")
     run = world.start_run()
-    first = sync_runs.sync_run_execute(run_id=run.pk)
+    first = push.sync_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert first.retry_in is not None
     assert run.state == SyncState.QUEUED
@@ -208,7 +207,7 @@ def test_a_remote_that_stops_answering_is_retried_without_duplicates(world):
     impatient = PlexxisConnector(world.emulator.base_url, API_KEY, read_timeout=0.3)
     world.emulator.inject("timeout", count=1, method="POST", seconds=1.0)
     run = world.start_run()
-    execution = sync_runs.sync_run_execute(run_id=run.pk, connector=impatient)
+    execution = push.sync_run_execute(run_id=run.pk, connector=impatient)
     assert execution.retry_in is not None
     run = run_to_completion(run.pk)
     assert run.state == SyncState.SUCCEEDED
@@ -230,7 +229,7 @@ def test_worker_killed_after_recording_the_intent_before_calling_the_remote(worl
 
     monkeypatch.setattr(connector, "create_entry", die_before_sending)
     with pytest.raises(SimulatedCrash):
-        sync_runs.sync_run_execute(run_id=run.pk, connector=connector)
+        push.sync_run_execute(run_id=run.pk, connector=connector)
     monkeypatch.undo()
     assert len(world.remote_entries()) == 1
     assert ExternalRecord.objects.filter(state=RecordState.PENDING_CREATE).count() == 1

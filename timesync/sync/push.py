@@ -1,0 +1,217 @@
+"""The push driver: a Celery worker executes a run by calling the remote itself, one operation
+at a time, and ends it with a read-back that repairs what an interrupted attempt left behind.
+
+Safe to call any number of times for the same run: the claim lets one worker in, and the fence
+stops a worker that lost its run at its next step. What cannot be decided now (a remote that
+asks us to come back, a write whose outcome is unknown, a time limit, a database that dropped
+the connection) reschedules the run; only what retrying cannot fix fails it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.utils import timezone
+
+from connectors.base import (
+    Connector,
+    PermanentError,
+    RejectedEntry,
+    RemoteNotFound,
+    TransientError,
+)
+from connectors.registry import connector_for
+from timesync.models import SyncRun
+from timesync.sync import runs
+from timesync.sync.engine import RunEngine
+from timesync.sync.ledger import OpKind, OpResult, RemoteOp, ResultKind
+from timesync.sync.runs import Fence, RunLost
+
+logger = logging.getLogger(__name__)
+
+UNEXPECTED = ("An unexpected error stopped the sync; support was notified. Nothing was sent "
+              "twice: syncing again is safe.")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What the task should do next: nothing, or send the run again after `retry_in` s."""
+
+    run_id: int
+    claimed: bool
+    retry_in: float | None = None
+
+
+class _Reschedule(Exception):
+    def __init__(self, reason: str, retry_after: float | None, not_before: float = 0.0) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.not_before = not_before
+
+
+def sync_run_execute(*, run_id: int, connector: Connector | None = None) -> Execution:
+    """Execute a run if this worker can claim it."""
+    claimed = runs.claim(run_id)
+    if claimed.fence is None:
+        return Execution(run_id=run_id, claimed=False, retry_in=claimed.busy_for)
+    try:
+        return _execute(claimed.fence, connector)
+    except RunLost:
+        # Another worker took the run over while this one was stalled; it finishes the run.
+        logger.warning("Sync run %s: attempt %s lost the run to another worker; stopping.",
+                       run_id, claimed.fence.attempt)
+        return Execution(run_id=run_id, claimed=True)
+
+
+def _execute(fence: Fence, connector: Connector | None) -> Execution:
+    run = SyncRun.objects.select_related("integration", "project__organization").get(
+        pk=fence.run_id)
+    try:
+        connector = connector or connector_for(run.integration)
+    except PermanentError as error:
+        runs.fail(fence, str(error))
+        return Execution(run_id=run.pk, claimed=True)
+    beat = _Beat(fence)
+    connector.set_request_hook(beat)
+    try:
+        engine = RunEngine(run=run, fence=fence)
+        _drive(engine, connector, beat)
+        _read_back(engine, connector)
+    except _Reschedule as wait:
+        return _reschedule(fence, str(wait), wait.retry_after, wait.not_before)
+    except TransientError as error:
+        return _reschedule(fence, str(error), error.retry_after)
+    except SoftTimeLimitExceeded:
+        return _reschedule(fence, "The sync took longer than one attempt may; it goes on.", 1.0)
+    except (OperationalError, InterfaceError) as error:
+        # A dropped connection or a serialization failure: the next attempt gets a new one.
+        logger.warning("Sync run %s: database error %s; rescheduling.", run.pk, error)
+        connection.close()
+        return _reschedule(fence, "The database connection dropped; the sync goes on.", None)
+    except RunLost:
+        raise
+    except PermanentError as error:
+        runs.fail(fence, str(error))
+    except Exception:
+        logger.exception("Sync run %s crashed", run.pk)
+        runs.fail(fence, UNEXPECTED)
+    finally:
+        connector.set_request_hook(None)
+        connector.close()
+    return Execution(run_id=run.pk, claimed=True)
+
+
+def _reschedule(
+    fence: Fence, reason: str, retry_after: float | None, not_before: float = 0.0
+) -> Execution:
+    try:
+        delay = runs.reschedule(fence, reason=reason, retry_after=retry_after,
+                                not_before=not_before)
+    except DatabaseError:
+        # Still no database: leave the run running; its heartbeat goes quiet and recovery
+        # sends it again. Nothing is lost.
+        logger.exception("Sync run %s could not be rescheduled", fence.run_id)
+        return Execution(run_id=fence.run_id, claimed=True)
+    return Execution(run_id=fence.run_id, claimed=True, retry_in=delay)
+
+
+def _drive(engine: RunEngine, connector: Connector, beat: _Beat) -> None:
+    while True:
+        batch = engine.next_ops(limit=1)
+        if not batch.ops:
+            break
+        for op in batch.ops:
+            result = perform(connector, op)
+            orphans = engine.apply_results([result])
+            if orphans:
+                # What this attempt created after another took its record over: undone even
+                # if the run is no longer ours, since nobody else knows it is there.
+                connector.set_request_hook(None)
+                try:
+                    for remote_id in orphans:
+                        _remove(connector, remote_id)
+                finally:
+                    connector.set_request_hook(beat)
+            _stop_unless_settled(result)
+    if engine.settle_in:
+        raise _Reschedule("Waiting for a write sent earlier to settle in the remote before "
+                          "checking it.", None, not_before=engine.settle_in)
+
+
+def _stop_unless_settled(result: OpResult) -> None:
+    if result.permanent:
+        raise PermanentError(result.message)
+    if result.kind == ResultKind.NOT_APPLIED:
+        raise _Reschedule(result.message, result.retry_after)
+    if result.kind == ResultKind.UNKNOWN:
+        # Its answer was lost: the remote may still apply it. Come back once it cannot.
+        settle = (0.0 if result.op.kind == OpKind.FIND
+                  else settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS)
+        raise _Reschedule(result.message, result.retry_after, not_before=settle)
+
+
+def perform(connector: Connector, op: RemoteOp) -> OpResult:
+    """Make one call; every outcome becomes a result, nothing is raised but RunLost."""
+    try:
+        if op.kind == OpKind.CREATE:
+            return OpResult(op=op, kind=ResultKind.APPLIED,
+                            remote=connector.create_entry(op.entry))
+        if op.kind == OpKind.UPDATE:
+            return OpResult(op=op, kind=ResultKind.APPLIED,
+                            remote=connector.update_entry(op.remote_id, op.entry))
+        if op.kind == OpKind.DELETE:
+            connector.delete_entry(op.remote_id)
+            return OpResult(op=op, kind=ResultKind.APPLIED)
+        found = connector.find_entry(idempotency_key=op.idempotency_key,
+                                     project_remote_id=op.project_remote_id,
+                                     work_date=op.work_date)
+        return OpResult(op=op, kind=ResultKind.APPLIED if found else ResultKind.NOT_FOUND,
+                        remote=found)
+    except RemoteNotFound:
+        return OpResult(op=op, kind=ResultKind.NOT_FOUND)
+    except RejectedEntry as error:
+        return OpResult(op=op, kind=ResultKind.REJECTED, message=str(error))
+    except TransientError as error:
+        kind = ResultKind.UNKNOWN if error.maybe_applied else ResultKind.NOT_APPLIED
+        return OpResult(op=op, kind=kind, message=str(error), retry_after=error.retry_after)
+    except PermanentError as error:  # refused credentials, say: nothing was written
+        return OpResult(op=op, kind=ResultKind.NOT_APPLIED, message=str(error), permanent=True)
+
+
+def _remove(connector: Connector, remote_id: str) -> None:
+    with contextlib.suppress(RemoteNotFound):
+        connector.delete_entry(remote_id)
+
+
+def _read_back(engine: RunEngine, connector: Connector) -> None:
+    """Every run ends by reading the job and day back: strays carrying our keys are removed
+    (a duplicate never survives a run) and the totals compared."""
+    entries = connector.list_entries(project_remote_id=engine.remote_project_id,
+                                     work_date=engine.run.work_date)
+    strays = engine.strays(entries)
+    for entry in strays:
+        _remove(connector, entry.remote_id)
+    engine.finish(entries=entries, removed=strays)
+
+
+class _Beat:
+    """Called before every HTTP request: beats the heartbeat well inside the stale window and
+    raises RunLost in a worker that lost its run, before it sends anything more."""
+
+    def __init__(self, fence: Fence) -> None:
+        self.fence = fence
+        self.every = timedelta(seconds=min(5.0, settings.SYNC_RUN_STALE_SECONDS / 4))
+        self.last = timezone.now() - self.every
+
+    def __call__(self) -> None:
+        now = timezone.now()
+        if now - self.last >= self.every:
+            runs.heartbeat(self.fence)
+            self.last = now
+
