@@ -8,7 +8,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from timesync.models import Invitation
-from timesync.sync import dispatch, notifications, recovery, runs, schedule
+from timesync.sync import dispatch, notifications, push, recovery, schedule
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
@@ -32,7 +32,7 @@ def send_invitation_email(*, invitation_id: int, accept_url: str) -> None:
 @shared_task
 def execute_sync_run(*, run_id: int) -> None:
     """Run one sync. Safe when delivered twice: the run is claimed atomically first."""
-    execution = runs.sync_run_execute(run_id=run_id)
+    execution = push.sync_run_execute(run_id=run_id)
     if execution.retry_in is not None:
         dispatch.run_enqueue(run_id, countdown=execution.retry_in)
 
