@@ -61,8 +61,10 @@ def sync_run_start(
     work_date: date,
     trigger: str,
     actor: Membership | None = None,
+    enqueue: bool = True,
 ) -> StartedRun:
-    """Queue a timecard sync of one project and day, or return the one already in progress."""
+    """Queue a timecard sync of one project and day, or return the one already in progress.
+    `enqueue=False`: the caller sends the message itself (the schedule interleaves tenants)."""
     if actor is not None:
         if actor.organization_id != integration.organization_id:
             raise roles.PermissionDenied("That integration belongs to another organization.")
@@ -81,7 +83,8 @@ def sync_run_start(
                 project=project, work_date=work_date, trigger=trigger,
                 requested_by=actor.user if actor else None,
             )
-            transaction.on_commit(lambda: dispatch.run_enqueue(run.pk))
+            if enqueue:
+                transaction.on_commit(lambda: dispatch.run_enqueue(run.pk))
     except IntegrityError:
         # The partial unique index said no: someone (or a double click) got there first.
         run = SyncRun.objects.get(

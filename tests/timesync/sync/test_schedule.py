@@ -128,3 +128,30 @@ def test_a_day_already_syncing_is_not_started_twice(nightly):
 
     assert SyncRun.objects.filter(project=nightly.project, work_date=WORK_DATE).count() == 1
     assert SyncRun.objects.get(project=nightly.project, work_date=WORK_DATE).pk == clicked.pk
+
+
+def test_the_night_interleaves_tenants_so_a_small_one_is_not_queued_behind_a_large_one(
+    nightly, monkeypatch
+):
+    from timesync.models import Integration, ProjectLink
+
+    for n in range(4):  # the world's organization: six linked projects in all
+        project = factories.ProjectFactory(organization=nightly.project.organization,
+                                           code=f"30-{n}")
+        ProjectLink.objects.create(organization=project.organization,
+                                   integration=nightly.integration, project=project,
+                                   remote_project_id="24-101")
+    small_org = factories.OrganizationFactory(time_zone="America/Toronto")
+    small = Integration.objects.create(organization=small_org, kind="plexxis", name="Plexxis",
+                                       schedule_enabled=True, schedule_time=time(2, 0))
+    small_project = factories.ProjectFactory(organization=small_org)
+    ProjectLink.objects.create(organization=small_org, integration=small, project=small_project,
+                               remote_project_id="1")
+    sent = []
+    monkeypatch.setattr(schedule.dispatch, "run_enqueue", sent.append)
+
+    schedule.scheduled_syncs_start(now=at(2, 5))
+
+    order = [SyncRun.objects.get(pk=run_id).integration_id for run_id in sent]
+    assert len(order) == 7
+    assert order.index(small.pk) <= 1  # among the first turn, not after the six
