@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -194,6 +194,22 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _READ_RETRY_STATUSES = TRANSIENT_STATUSES - {429}
 
 
+class RequestBudget(Protocol):
+    """A remote account's rate limit, shared by every worker that calls it (the remote counts
+    all our requests together). Fed by the remote's own rate-limit headers."""
+
+    def take(self) -> float:
+        """Spend one request: 0 to go now, else the seconds until the budget refills."""
+
+    def observe(self, *, remaining: int, reset_at: float) -> None:
+        """What the remote said is left, and when (unix seconds) its window starts again."""
+
+
+# Waiting for the budget inside a call is fine for a moment; longer, the run is rescheduled
+# (a worker asleep in a call misses its heartbeat and holds a slot others could use).
+MAX_BUDGET_WAIT_IN_CALL = 2.0
+
+
 class _NoWaitRetry(Retry):
     """urllib3's retry, except that an answer saying when to come back (Retry-After) is not
     slept on inside the call: it surfaces as a TransientError with `retry_after`, and the
@@ -244,8 +260,10 @@ class HttpClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         read_retries: int = 2,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.budget = budget
         self.system = system
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
@@ -268,6 +286,7 @@ class HttpClient:
         url = f"{self.base_url}/{path.lstrip('/')}"
         if self.before_request is not None:
             self.before_request()
+        self._spend_budget(method, path)
         try:
             response = self.session.request(
                 method, url, json=json_body, params=params, timeout=self.timeout
@@ -286,7 +305,34 @@ class HttpClient:
                 f"Could not reach {self.system}, or the connection dropped before it answered "
                 f"({method} {path}); the next attempt checks what arrived."
             ) from error
+        self._observe_budget(response)
         return self._outcome(response, method, path)
+
+    def _spend_budget(self, method: str, path: str) -> None:
+        if self.budget is None:
+            return
+        wait = self.budget.take()
+        if wait > MAX_BUDGET_WAIT_IN_CALL:
+            raise TransientError(
+                f"{self.system}'s rate limit is used up for {wait:.0f} s ({method} {path}); the "
+                "sync goes on after that.", retry_after=wait, maybe_applied=False,
+            )
+        if wait > 0:
+            time.sleep(wait)
+
+    def _observe_budget(self, response: requests.Response) -> None:
+        if self.budget is None:
+            return
+        remaining = response.headers.get("X-Rate-Limit-Remaining")
+        if response.status_code == 429:
+            remaining = "0"
+        wait = retry_after_seconds(response)
+        if remaining is None or wait is None:
+            return
+        try:
+            self.budget.observe(remaining=int(remaining), reset_at=time.time() + wait)
+        except ValueError:
+            return
 
     def _outcome(self, response: requests.Response, method: str, path: str) -> Any:
         status = response.status_code

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings as django_settings
+
 from connectors.base import Connector, PermanentError
 from timesync import crypto
 
@@ -23,5 +25,10 @@ def connector_for(integration: Integration) -> Connector:
                 f"{integration.name} has no Plexxis address or API key: set them in the "
                 "integration's settings."
             )
-        return PlexxisConnector(settings["base_url"], credentials["api_key"])
+        from timesync.sync.budget import budget_for
+
+        budget = budget_for(kind="plexxis", base_url=settings["base_url"],
+                            credential=credentials["api_key"])
+        return PlexxisConnector(settings["base_url"], credentials["api_key"], budget=budget,
+                                read_timeout=django_settings.PLEXXIS_READ_TIMEOUT_SECONDS)
     raise PermanentError(f"{integration.get_kind_display()} cannot send timecards yet.")

@@ -18,6 +18,7 @@ from connectors.base import (
     RemoteNotFound,
     RemoteProject,
     RemoteWorker,
+    RequestBudget,
     TimecardEntry,
     remote_message,
 )
@@ -61,12 +62,12 @@ class PlexxisConnector(Connector):
 
     def __init__(
         self, base_url: str, api_key: str, *, connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        read_timeout: float = 30.0, budget: RequestBudget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = _PlexxisHttp(
             base_url=self.base_url, system=SYSTEM, headers={"X-API-Key": api_key},
-            connect_timeout=connect_timeout, read_timeout=read_timeout,
+            connect_timeout=connect_timeout, read_timeout=read_timeout, budget=budget,
         )
 
     # --- Settings -------------------------------------------------------------------------

@@ -324,7 +324,7 @@ def test_control_api_injects_lists_and_clears_faults(plexxis_emulator):
 
     assert injected.status_code == 201
     assert listed == [{"kind": "server_error", "count": None, "method": "GET",
-                       "path_contains": "/jobs", "status": 500}]
+                       "path_contains": "/jobs", "status": 500, "retry_after": 0}]
     assert failing == 500
     assert cleared.status_code == 204
     assert api(plexxis_emulator, "GET", "/jobs").status_code == 200

@@ -1,0 +1,44 @@
+"""The request budget of one remote account, shared by every worker through the cache (Redis
+in production: its INCR/DECR are atomic across processes; per process on the embedded default,
+which runs one worker). The remote's rate-limit headers fill it; each request takes one."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from django.core.cache import cache
+
+
+class CacheBudget:
+    def __init__(self, *, account: str) -> None:
+        # The account's identity (address and credential) never appears in clear in the cache.
+        digest = hashlib.sha256(account.encode()).hexdigest()[:32]
+        self.remaining_key = f"timesync:budget:{digest}:remaining"
+        self.reset_key = f"timesync:budget:{digest}:reset"
+
+    def take(self) -> float:
+        reset_at = cache.get(self.reset_key)
+        now = time.time()
+        if reset_at is None or now >= reset_at:
+            return 0.0  # unknown, or a new window: the next answer tells us what is left
+        try:
+            left = cache.decr(self.remaining_key)
+        except ValueError:
+            return 0.0
+        return 0.0 if left >= 0 else reset_at - now
+
+    def observe(self, *, remaining: int, reset_at: float) -> None:
+        known_reset = cache.get(self.reset_key)
+        known = cache.get(self.remaining_key)
+        # Answers arrive out of order across workers: within one window, what is left only
+        # goes down.
+        if known_reset is not None and abs(known_reset - reset_at) < 1 and known is not None \
+                and known <= remaining:
+            return
+        ttl = max(1, int(reset_at - time.time()) + 60)
+        cache.set_many({self.remaining_key: remaining, self.reset_key: reset_at}, timeout=ttl)
+
+
+def budget_for(*, kind: str, base_url: str, credential: str) -> CacheBudget:
+    return CacheBudget(account=f"{kind}|{base_url.rstrip('/')}|{credential}")
