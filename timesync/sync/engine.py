@@ -11,13 +11,13 @@ changed under us (`ledger.Conflict`) makes the engine plan again from the databa
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db.models import Sum
 
 from connectors.base import PermanentError, RemoteEntry
-from timesync.models import ExternalRecord, RecordState, SyncOutcome, SyncRun
+from timesync.models import ExternalRecord, RecordState, SyncLogEntry, SyncOutcome, SyncRun
 from timesync.sync import ledger, runs
 from timesync.sync.ledger import Conflict, OpKind, OpResult, RemoteOp, ResultKind
 from timesync.sync.planning import Action, Plan, PlanItem, build_plan, key_prefix, key_shift_id
@@ -34,13 +34,6 @@ class Batch:
     settle_in: float = 0.0  # some items wait for a write still in flight: come back after this
 
 
-@dataclass(frozen=True)
-class _Begun:
-    item: PlanItem
-    purpose: str  # "write" | "delete" | "move" (delete where it was) | "reconcile"
-    previous_state: str
-
-
 class RunEngine:
     """One attempt of one run. Plans once, walks the plan, plans again when something changed
     under it. Every log line is written once per shift and run."""
@@ -51,10 +44,9 @@ class RunEngine:
         self.plan: Plan | None = None
         self.cursor = 0
         self.settle_in = 0.0
-        self.logged = runs.forget_non_writes(fence)
+        self.logged = set(SyncLogEntry.objects.filter(run=run).values_list("shift_id", flat=True))
         self.adopted: set[int] = set()  # shifts whose lost create was found remotely
-        self.begun: dict[str, _Begun] = {}
-        self.repairs: list[str] = []
+        self.begun: dict[str, PlanItem] = {}
 
     # --- Operations out ---------------------------------------------------------------------
 
@@ -121,7 +113,8 @@ class RunEngine:
 
     def _begin(self, item: PlanItem, purpose: str, op: RemoteOp) -> RemoteOp:
         previous = item.record.state if item.record is not None else RecordState.DELETED
-        self.begun[op.op_id] = _Begun(item=item, purpose=purpose, previous_state=previous)
+        op = replace(op, purpose=purpose, previous_state=previous)
+        self.begun[op.op_id] = item
         return op
 
     # --- Results in -------------------------------------------------------------------------
@@ -132,9 +125,9 @@ class RunEngine:
         the driver removes them."""
         orphans = []
         for result in results:
-            begun = self.begun.pop(result.op.op_id)
+            item = self.begun.pop(result.op.op_id, None) or self._item_for(result.op)
             try:
-                ledger.op_complete(result, previous_state=begun.previous_state)
+                ledger.op_complete(result)
             except Conflict:
                 if result.op.kind == OpKind.CREATE and result.kind == ResultKind.APPLIED:
                     held = ExternalRecord.objects.filter(
@@ -143,16 +136,26 @@ class RunEngine:
                         orphans.append(result.remote.remote_id)
                 self.plan = None
                 continue
-            self._after(begun, result)
+            self._after(item, result)
         return orphans
 
-    def _after(self, begun: _Begun, result: OpResult) -> None:
-        item, op, kind = begun.item, result.op, result.kind
+    def _item_for(self, op: RemoteOp) -> PlanItem:
+        """The plan item an op was begun for, when it was begun by another engine (a pulled
+        connector's earlier request): the day's plan as it stands, by shift."""
+        if self.plan is None:
+            self._plan()
+        for item in self.plan.items:
+            if item.shift.pk == op.shift_id:
+                return item
+        raise Conflict(f"Shift {op.shift_id} is no longer part of this run's day.")
+
+    def _after(self, item: PlanItem, result: OpResult) -> None:
+        op, kind = result.op, result.kind
         if kind in (ResultKind.UNKNOWN, ResultKind.NOT_APPLIED):
             return  # the driver decides when to come back
         if kind == ResultKind.REJECTED:
             self._log(item, SyncOutcome.SKIPPED, message=result.message)
-        elif begun.purpose == "delete" or (
+        elif op.purpose == "delete" or (
             op.kind == OpKind.FIND and kind == ResultKind.NOT_FOUND
             and item.action == Action.DELETE
         ):
@@ -239,3 +242,15 @@ class RunEngine:
             self._plan()
         return self.plan.link.remote_project_id
 
+
+# --- For a driver that keeps no engine between calls (a pulled connector's requests) --------
+
+
+def next_ops(*, run: SyncRun, fence: Fence, limit: int) -> Batch:
+    """Plan the run and begin up to `limit` operations, to hand to the remote."""
+    return RunEngine(run=run, fence=fence).next_ops(limit)
+
+
+def apply_results(*, run: SyncRun, fence: Fence, results: list[OpResult]) -> list[str]:
+    """Take the remote's answers to operations begun earlier back into the ledger and log."""
+    return RunEngine(run=run, fence=fence).apply_results(results)

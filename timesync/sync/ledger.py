@@ -66,6 +66,10 @@ class RemoteOp:
     entry: TimecardEntry | None = None
     project_remote_id: str = ""
     work_date: date | None = None
+    # Why the engine begun it, and the state a refused or unsent write goes back to: carried
+    # with the op so a pulled connector's later request can complete it without the engine.
+    purpose: str = "write"  # write | delete | move (delete where it was) | reconcile
+    previous_state: str = RecordState.SYNCED
 
     @property
     def op_id(self) -> str:
@@ -183,12 +187,13 @@ def op_begin_find(*, fence: Fence, record: ExternalRecord) -> RemoteOp:
 # --- Completing an operation: what came back -----------------------------------------------
 
 
-def op_complete(result: OpResult, *, previous_state: str = RecordState.SYNCED) -> None:
+def op_complete(result: OpResult) -> None:
     """Record what the remote answered. Not fenced by the run: what the remote did is a fact
     worth keeping whoever owns the run now; conditional on the record's revision only.
-    `previous_state` is where a refused or unsent update or delete goes back to.
-    An UNKNOWN result leaves the record pending with the time it was sent."""
+    A refused or unsent update or delete goes back to the op's `previous_state`; an UNKNOWN
+    result leaves the record pending with the time it was sent."""
     op, kind = result.op, result.kind
+    previous_state = op.previous_state
     if kind == ResultKind.UNKNOWN:
         return
     with transaction.atomic():

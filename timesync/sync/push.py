@@ -80,6 +80,7 @@ def _execute(fence: Fence, connector: Connector | None) -> Execution:
     beat = _Beat(fence)
     connector.set_request_hook(beat)
     try:
+        runs.forget_non_writes(fence)
         engine = RunEngine(run=run, fence=fence)
         _drive(engine, connector, beat)
         _read_back(engine, connector)

@@ -171,14 +171,13 @@ def log_line(
         )
 
 
-def forget_non_writes(fence: Fence) -> set[int]:
+def forget_non_writes(fence: Fence) -> None:
     """A retried run logs its skipped and unchanged lines again; what an earlier attempt wrote
-    remotely stays in its log. Returns the shifts whose write is logged already."""
+    remotely stays in its log."""
     with transaction.atomic():
         heartbeat(fence)
-        lines = SyncLogEntry.objects.filter(run_id=fence.run_id)
-        lines.exclude(outcome__in=WRITE_OUTCOMES).delete()
-        return set(lines.values_list("shift_id", flat=True))
+        SyncLogEntry.objects.filter(run_id=fence.run_id).exclude(
+            outcome__in=WRITE_OUTCOMES).delete()
 
 
 # --- Ending an attempt ----------------------------------------------------------------------
