@@ -16,9 +16,8 @@ from timesync.models import (
     Project,
     SyncState,
 )
+from timesync.sync.services import CONNECTABLE_KINDS, IntegrationChanges
 
-# What can be connected today; the other kinds are shown as coming soon.
-AVAILABLE_KINDS = frozenset({IntegrationKind.PLEXXIS})
 WORKER_RULES = [
     (MatchField.EMPLOYEE_NUMBER.value, "Employee number"),
     (MatchField.EMAIL.value, "Email"),
@@ -31,7 +30,7 @@ class KindSelect(forms.RadioSelect):
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        if value not in AVAILABLE_KINDS:
+        if value not in CONNECTABLE_KINDS:
             option["attrs"]["disabled"] = True
             option["label"] = f"{label} (coming soon)"
         return option
@@ -80,7 +79,7 @@ class ConnectForm(_UniqueNameMixin, forms.Form):
 
     def clean_kind(self) -> str:
         kind = self.cleaned_data["kind"]
-        if kind not in AVAILABLE_KINDS:
+        if kind not in CONNECTABLE_KINDS:
             raise forms.ValidationError(
                 f"{IntegrationKind(kind).label} is coming soon; only Plexxis connects today."
             )
@@ -159,21 +158,21 @@ class IntegrationSettingsForm(_UniqueNameMixin, forms.Form):
             seen.add(rule)
         return data
 
-    def service_arguments(self) -> dict[str, Any]:
+    def changes(self) -> IntegrationChanges:
         """What `integration_reconfigure` takes."""
         data = self.cleaned_data
         rules = [data[name] for name in ("match_first", "match_second", "match_third")
                  if data.get(name)]
-        return {
-            "name": data["name"],
-            "settings": {**(self.integration.settings or {}), "base_url": data["base_url"]},
-            "credentials": {"api_key": data["api_key"]} if data.get("api_key") else None,
-            "worker_matching": rules,
-            "hours_rounding": data["hours_rounding"],
-            "schedule_enabled": data["schedule_enabled"],
-            "schedule_time": data["schedule_time"],
-            "schedule_days_back": data["schedule_days_back"],
-        }
+        return IntegrationChanges(
+            name=data["name"],
+            settings={**(self.integration.settings or {}), "base_url": data["base_url"]},
+            credentials={"api_key": data["api_key"]} if data.get("api_key") else None,
+            worker_matching=rules,
+            hours_rounding=data["hours_rounding"],
+            schedule_enabled=data["schedule_enabled"],
+            schedule_time=data["schedule_time"],
+            schedule_days_back=data["schedule_days_back"],
+        )
 
 
 class MappingForm(forms.Form):

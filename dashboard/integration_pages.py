@@ -1,12 +1,15 @@
-"""Integration pages: the list, connect, settings, disconnect, mappings, logs, a run's lines
-and its CSV.
+"""Integration pages: the list, connect, settings (with the audit trail), disconnect, mappings,
+the catalog's status, logs, a run's lines and its CSV.
 
 Who may do what (timesync.roles, enforced here and again in the services):
 - everyone in the organization: the list, the Sync Dashboard and the logs (a project manager
   sees their projects' runs only);
 - admins and payroll admins: the mappings page (they change links, as `worker_link_set` and
-  `project_link_set` allow); others get 403, because the page reads the remote's employee list;
-- admins: connect, settings, test connection, refresh links, disconnect.
+  `project_link_set` allow); others get 403;
+- admins: connect, settings, test connection, refresh from the remote, disconnect.
+
+No page waits on the remote while it renders: the Mappings page reads the reference catalog,
+and "Refresh from <remote>" queues its fetch, which the page then follows.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from connectors.base import ConnectorError
 from dashboard.integration_forms import (
@@ -31,27 +35,17 @@ from dashboard.tenancy import organization_view
 from timesync import roles, selectors, services
 from timesync.api.sync_views import csv_response
 from timesync.models import Integration, IntegrationKind
+from timesync.sync import catalog, mappings
 from timesync.sync import selectors as sync_selectors
 from timesync.sync import services as sync_services
-from timesync.sync.matching import MatchReport
 
-ADMINS_ONLY = "Only admins manage integrations."
-MAPPERS_ONLY = "Only admins and payroll admins see and change mappings."
+ACTIVITY_PAGE_SIZE = 25
 
 
 def _integration(request: HttpRequest, integration_id: int) -> Integration:
     """The caller's organization's integration, or 404 (before any role check: another
     organization's ids are not found, whoever asks)."""
-    return sync_selectors.integration_get(membership=request.membership,
-                                          integration_id=integration_id)
-
-
-def _require_admin(request: HttpRequest) -> None:
-    roles.require(roles.can_manage_organization(request.membership), ADMINS_ONLY)
-
-
-def _require_mapper(request: HttpRequest) -> None:
-    roles.require(roles.can_edit_reference_data(request.membership), MAPPERS_ONLY)
+    return sync_selectors.access_integration(request.membership, integration_id)
 
 
 def _add_errors(form: django_forms.Form, error: ValidationError) -> None:
@@ -62,44 +56,13 @@ def _add_errors(form: django_forms.Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
-def _names(items: list[str], limit: int = 5) -> str:
-    shown = ", ".join(items[:limit])
-    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
-
-
 def _plural(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count} {singular if count == 1 else (plural or singular + 's')}"
 
 
-def _links_summary(integration: Integration, report: MatchReport) -> str:
-    """One sentence for the flash message after links were refreshed."""
-    counts = sync_selectors.link_counts(integration=integration)
-    linked = (
-        f"Linked {counts.workers_linked} of {_plural(counts.workers, 'worker')}, "
-        f"{counts.projects_linked} of {_plural(counts.projects, 'project')} and "
-        f"{counts.cost_codes_linked} of {_plural(counts.cost_codes, 'cost code')}."
-    )
-    unmatched = [
-        f"{_plural(len(names), singular)} ({_names(names)})"
-        for names, singular in ((report.workers_unmatched, "worker"),
-                                (report.projects_unmatched, "project"),
-                                (report.cost_codes_unmatched, "cost code"))
-        if names
-    ]
-    if not unmatched:
-        return f"{linked} Everything active is matched."
-    return f"{linked} Not matched in {integration.name}: {'; '.join(unmatched)}."
-
-
-def _refresh_links(request: HttpRequest, integration: Integration, *, lead: str = "") -> None:
-    """Refresh the links and say what came of it, as a flash message."""
-    try:
-        report = sync_services.integration_refresh_links(actor=request.membership,
-                                                         integration=integration)
-    except ConnectorError as error:
-        messages.error(request, f"{lead}Links were not refreshed: {error}")
-    else:
-        messages.success(request, f"{lead}{_links_summary(integration, report)}")
+def _fetching(integration: Integration) -> str:
+    return (f"Fetching employees, jobs and cost codes from {integration.get_kind_display()}: "
+            "links are matched as soon as they arrive.")
 
 
 # --- The list -------------------------------------------------------------------------------
@@ -133,7 +96,7 @@ def sync_failure_emails(request: HttpRequest) -> HttpResponse:
 @organization_view
 @require_http_methods(["GET", "POST"])
 def integration_connect(request: HttpRequest) -> HttpResponse:
-    _require_admin(request)
+    roles.require_integration_manager(request.membership)
     form = ConnectForm(request.POST or None,
                        integrations=sync_selectors.integration_list(membership=request.membership))
     if request.method == "POST" and form.is_valid():
@@ -148,7 +111,7 @@ def integration_connect(request: HttpRequest) -> HttpResponse:
         except ConnectorError as error:
             form.add_error(None, f"{error} Check the address and the API key, then try again.")
         else:
-            _refresh_links(request, integration, lead=f"Connected to {integration.name}. ")
+            messages.success(request, f"Connected to {integration.name}. {_fetching(integration)}")
             return redirect("integration_mappings", organization_slug=request.organization.slug,
                             integration_id=integration.pk)
     return render(request, "dashboard/integrations/connect.html", {
@@ -160,7 +123,7 @@ def integration_connect(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def integration_settings(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
-    _require_admin(request)
+    roles.require_integration_manager(request.membership)
     time_zone = request.organization.time_zone
     form = IntegrationSettingsForm(request.POST or None, integration=integration,
                                    time_zone=time_zone)
@@ -168,7 +131,7 @@ def integration_settings(request: HttpRequest, integration_id: int) -> HttpRespo
     if request.method == "POST" and form.is_valid():
         try:
             integration = sync_services.integration_reconfigure(
-                actor=request.membership, integration=integration, **form.service_arguments()
+                actor=request.membership, integration=integration, changes=form.changes()
             )
         except ValidationError as error:
             _add_errors(form, error)
@@ -176,16 +139,18 @@ def integration_settings(request: HttpRequest, integration_id: int) -> HttpRespo
             form.add_error(None, f"{error} The stored settings and key are unchanged.")
         else:
             if integration.is_connected and not was_connected:
-                # Disconnecting removed every link: find them again.
-                _refresh_links(request, integration, lead=f"{integration.name} is connected "
-                                                          "again. ")
+                messages.success(request, f"{integration.name} is connected again. "
+                                          f"{_fetching(integration)}")
             else:
                 messages.success(request, "Settings saved.")
             return redirect("integration_settings", organization_slug=request.organization.slug,
                             integration_id=integration.pk)
+    activity = Paginator(sync_selectors.integration_audit_log(integration=integration),
+                         ACTIVITY_PAGE_SIZE).get_page(request.GET.get("activity"))
     return render(request, "dashboard/integrations/settings.html", {
         "integration": integration, "form": form, "time_zone": time_zone,
-        "counts": sync_selectors.link_counts(integration=integration),
+        "counts": mappings.link_counts(integration=integration),
+        "catalog": catalog.catalog_status(integration=integration), "activity": activity,
     })
 
 
@@ -193,48 +158,67 @@ def integration_settings(request: HttpRequest, integration_id: int) -> HttpRespo
 @require_POST
 def integration_test(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
-    _require_admin(request)
-    if not integration.is_connected:
+    roles.require_integration_manager(request.membership)
+    try:
+        sync_services.integration_test_connection(actor=request.membership,
+                                                  integration=integration)
+    except sync_selectors.IntegrationDisconnected:
         messages.error(request, f"{integration.name} is disconnected: enter its API key below "
                                 "to connect it again.")
+    except ConnectorError as error:
+        messages.error(request, f"The connection test failed: {error}")
     else:
-        try:
-            sync_services.integration_test_connection(actor=request.membership,
-                                                      integration=integration)
-        except ConnectorError as error:
-            messages.error(request, f"The connection test failed: {error}")
-        else:
-            messages.success(request, f"{integration.name} answered: the address and the API "
-                                      "key work.")
+        messages.success(request, f"{integration.name} answered: the address and the API "
+                                  "key work.")
     return redirect("integration_settings", organization_slug=request.organization.slug,
                     integration_id=integration.pk)
 
 
-# Where "Refresh links" returns to: a fixed choice, never a URL from the request.
+# Where "Refresh from <remote>" returns to: a fixed choice, never a URL from the request.
 _REFRESH_RETURNS = {"settings": "integration_settings", "mappings": "integration_mappings"}
 
 
 @organization_view
 @require_POST
 def integration_refresh(request: HttpRequest, integration_id: int) -> HttpResponse:
+    """Queue a fetch of the remote's lists; the page it returns to follows it."""
     integration = _integration(request, integration_id)
-    _require_admin(request)
-    if not integration.is_connected:
+    roles.require_integration_manager(request.membership)
+    try:
+        queued = sync_services.integration_catalog_refresh(actor=request.membership,
+                                                           integration=integration)
+    except sync_selectors.IntegrationDisconnected:
         messages.error(request, f"{integration.name} is disconnected: connect it again in its "
                                 "settings first.")
     else:
-        _refresh_links(request, integration)
+        messages.success(request, _fetching(integration) if queued else
+                         f"A fetch from {integration.get_kind_display()} is already under way.")
     target = _REFRESH_RETURNS.get(request.POST.get("next", ""), "integration_mappings")
     return redirect(target, organization_slug=request.organization.slug,
                     integration_id=integration.pk)
 
 
 @organization_view
+@require_GET
+def integration_catalog_status(request: HttpRequest, integration_id: int) -> HttpResponse:
+    """The catalog's status block, polled while a fetch runs. Reads our database only; once
+    the fetch is over, the page reloads to show what it brought."""
+    integration = _integration(request, integration_id)
+    roles.require_mapping_editor(request.membership)
+    status = catalog.catalog_status(integration=integration)
+    if request.htmx and not status.fetching:
+        return HttpResponseClientRefresh()
+    return render(request, "dashboard/integrations/_catalog_status.html", {
+        "integration": integration, "catalog": status,
+    })
+
+
+@organization_view
 @require_http_methods(["GET", "POST"])
 def integration_disconnect(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
-    _require_admin(request)
-    summary = sync_selectors.disconnect_summary(integration=integration)
+    roles.require_integration_manager(request.membership)
+    summary = mappings.disconnect_summary(integration=integration)
     if request.method == "POST":
         sync_services.integration_disconnect(actor=request.membership, integration=integration)
         removed = ", ".join((_plural(summary.project_links, "project link"),
@@ -276,14 +260,15 @@ def _apply_mapping(request: HttpRequest, integration: Integration, form: Mapping
     if remote_id:
         return f"{subject} is linked to {remote_id} in {integration.name}, by hand: refreshing " \
                "links keeps it."
-    return f"{subject} is no longer linked by hand; the next Refresh links matches it again."
+    return (f"{subject} is no longer linked by hand; the next refresh from "
+            f"{integration.get_kind_display()} matches it again.")
 
 
 @organization_view
 @require_http_methods(["GET", "POST"])
 def integration_mappings(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
-    _require_mapper(request)
+    roles.require_mapping_editor(request.membership)
     if request.method == "POST":
         form = MappingForm(request.POST)
         if form.is_valid():
@@ -301,7 +286,7 @@ def integration_mappings(request: HttpRequest, integration_id: int) -> HttpRespo
         url = reverse("integration_mappings", kwargs={
             "organization_slug": request.organization.slug, "integration_id": integration.pk})
         return redirect(f"{url}#{anchor}" if anchor else url)
-    overview = sync_selectors.mapping_overview(integration=integration)
+    overview = mappings.mapping_overview(integration=integration)
     return render(request, "dashboard/integrations/mappings.html", {
         "integration": integration, "overview": overview, "counts": overview.counts,
     })
@@ -357,6 +342,8 @@ integration_patterns = [
          name="integration_test"),
     path("integrations/<int:integration_id>/refresh-links/", integration_refresh,
          name="integration_refresh_links"),
+    path("integrations/<int:integration_id>/catalog/", integration_catalog_status,
+         name="integration_catalog_status"),
     path("integrations/<int:integration_id>/disconnect/", integration_disconnect,
          name="integration_disconnect"),
     path("integrations/<int:integration_id>/mappings/", integration_mappings,

@@ -520,6 +520,121 @@ class CostCodeLink(models.Model):
         return f"{self.cost_code_id} → {self.remote_cost_code_id}"
 
 
+# --- The remote's reference data, and the integration's audit trail --------------------------
+
+
+class CatalogKind(models.TextChoices):
+    WORKER = "worker", "Employee"
+    PROJECT = "project", "Job"
+    COST_CODE = "cost_code", "Cost code"
+    TIME_TYPE = "time_type", "Time type"
+
+
+class CatalogFetchState(models.TextChoices):
+    IDLE = "idle", "Idle"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Fetching"
+
+
+class ReferenceCatalog(models.Model):
+    """How current an integration's copy of the remote's reference data is.
+
+    Matching and the Mappings page read the copy (`CatalogItem`), never the remote: a page
+    load or a database transaction must not wait on another company's server. The copy is
+    filled by a Celery task (push connectors) or by the remote's own session (pull)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.OneToOneField(
+        Integration, on_delete=models.CASCADE, related_name="catalog"
+    )
+    fetched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the data now held was read from the remote."
+    )
+    fetch_state = models.CharField(
+        max_length=10, choices=CatalogFetchState.choices, default=CatalogFetchState.IDLE
+    )
+    fetch_requested_at = models.DateTimeField(null=True, blank=True)
+    # Who asked for the fetch in flight, if someone did by hand: its audit entry names them.
+    fetch_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    fetch_started_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, help_text="Why the last fetch failed, if it did.")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Catalog of {self.integration_id} ({self.fetched_at or 'never fetched'})"
+
+
+class CatalogItem(models.Model):
+    """One of the remote's employees, jobs (or sub jobs), cost codes or time types, as last
+    fetched. Replaced as a whole on every fetch."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="catalog_items"
+    )
+    kind = models.CharField(max_length=10, choices=CatalogKind.choices)
+    remote_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=300, blank=True)
+    # Employee number, job number or cost code: what matching compares besides the name.
+    code = models.CharField(max_length=100, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    # A sub job's job (empty for a job): for a picker that nests them, later.
+    parent_remote_id = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "kind", "remote_id"], name="catalog_item_unique"
+            ),
+        ]
+        ordering = ["kind", "name", "remote_id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.remote_id} {self.name}"
+
+
+class AuditEvent(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    SETTINGS_CHANGED = "settings_changed", "Settings changed"
+    CREDENTIALS_REPLACED = "credentials_replaced", "Credentials replaced"
+    WORKER_LINK_SET = "worker_link_set", "Worker linked by hand"
+    COST_CODE_LINK_SET = "cost_code_link_set", "Cost code linked by hand"
+    PROJECT_LINK_SET = "project_link_set", "Project link changed"
+    CATALOG_REFRESHED = "catalog_refreshed", "Refreshed from the remote"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class IntegrationAuditEntry(models.Model):
+    """Who changed what in an integration, and when: written in the transaction of the change
+    itself, so a change and its entry exist together or not at all. Never holds a secret."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    event = models.CharField(max_length=30, choices=AuditEvent.choices)
+    subject = models.CharField(max_length=300, blank=True, help_text='e.g. "Ana Silva".')
+    # [{"field": "Name", "before": "Plexxis", "after": "Plexxis V2"}, ...]
+    changes = models.JSONField(default=list, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["integration", "-created_at", "-id"])]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} {self.subject}".strip()
+
+
 class SyncTrigger(models.TextChoices):
     DASHBOARD = "dashboard", "Sync Dashboard"
     PROJECT_BUTTON = "project_button", "Sync Timesheet button"

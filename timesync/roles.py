@@ -44,6 +44,25 @@ def can_work_on_project(membership: Membership, project: Project) -> bool:
     return membership.role == Role.PROJECT_MANAGER and is_assigned_to(membership, project)
 
 
+def can_manage_integrations(membership: Membership) -> bool:
+    """Connect, configure, test, refresh from the remote and disconnect."""
+    return membership.role == Role.ADMIN
+
+
+def can_change_mappings(membership: Membership) -> bool:
+    """See the Mappings page and link workers, projects and cost codes by hand."""
+    return membership.role in OFFICE_ROLES
+
+
 def require(allowed: bool, message: str) -> None:
     if not allowed:
         raise PermissionDenied(message)
+
+
+def require_integration_manager(membership: Membership) -> None:
+    require(can_manage_integrations(membership), "Only admins manage integrations.")
+
+
+def require_mapping_editor(membership: Membership) -> None:
+    require(can_change_mappings(membership),
+            "Only admins and payroll admins see and change mappings.")

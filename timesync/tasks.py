@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from connectors.base import ConnectorError
 from timesync.models import Invitation
-from timesync.sync import dispatch, notifications, push, recovery, schedule
+from timesync.sync import catalog, dispatch, notifications, push, recovery, schedule
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
@@ -50,3 +53,12 @@ def start_scheduled_syncs() -> None:
 @shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
 def send_sync_failure_email(*, run_id: int) -> None:
     notifications.sync_failure_notify(run_id=run_id)
+
+
+@shared_task
+def fetch_reference_catalog(*, integration_id: int) -> None:
+    """Read the remote's workers, projects and cost codes into the catalog and match links.
+    A failure is recorded on the catalog, where the Mappings page shows it: an admin asks
+    again, so nothing retries here. Safe when delivered twice (older data never wins)."""
+    with contextlib.suppress(ConnectorError):
+        catalog.catalog_fetch(integration_id=integration_id)

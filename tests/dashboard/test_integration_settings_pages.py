@@ -10,7 +10,7 @@ from datetime import time
 import pytest
 
 from tests import factories
-from tests.dashboard.helpers import visible_text
+from tests.dashboard.helpers import section, visible_text
 from tests.timesync.sync import conftest as sync_world
 from timesync import crypto
 from timesync.models import (
@@ -23,6 +23,7 @@ from timesync.models import (
     SyncRun,
     WorkerLink,
 )
+from timesync.sync import services as sync_services
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +119,7 @@ def test_the_connect_page_offers_plexxis_and_shows_the_others_as_coming_soon(
     assert re.search(r'<input[^>]*type="password"[^>]*name="api_key"', page)
 
 
-def test_connecting_with_a_good_key_links_workers_and_shows_the_summary(
+def test_connecting_with_a_good_key_keeps_it_and_shows_the_first_fetch_running(
     browser_client, company, emulator
 ):
     response = connect(browser_client(company), company, emulator)
@@ -126,14 +127,27 @@ def test_connecting_with_a_good_key_links_workers_and_shows_the_summary(
     integration = Integration.objects.get(organization=company.organization)
     assert integration.is_connected
     assert stored_key(integration) == API_KEY
-    assert sorted(WorkerLink.objects.filter(integration=integration)
-                  .values_list("remote_worker_id", flat=True)) == ["1001", "1002"]
     assert response.redirect_chain[-1][0].endswith(f"/integrations/{integration.pk}/mappings/")
     text = visible_text(response.content)
-    assert ("Connected to Plexxis. Linked 2 of 3 workers, 1 of 2 projects and 1 of 1 cost "
-            "code.") in text
-    assert "Not matched in Plexxis: 1 worker (Cy Unknown); 1 project (24-900 Lakeshore Depot)." \
-        in text
+    assert "Connected to Plexxis. Fetching employees, jobs and cost codes from Plexxis" in text
+    assert 'class="spinner"' in response.content.decode()
+
+
+def test_the_first_fetch_after_connecting_links_what_matches(
+    browser_client, company, emulator, eager_celery, django_capture_on_commit_callbacks
+):
+    client = browser_client(company)
+    with django_capture_on_commit_callbacks(execute=True):
+        connect(client, company, emulator)
+
+    integration = Integration.objects.get(organization=company.organization)
+    assert sorted(WorkerLink.objects.filter(integration=integration)
+                  .values_list("remote_worker_id", flat=True)) == ["1001", "1002"]
+    text = visible_text(client.get(f"{integrations_url(company.organization)}{integration.pk}"
+                                   "/mappings/").content)
+    assert "Workers 2 of 3 linked" in text
+    assert "Projects 1 of 2 linked" in text
+    assert "Fetched from Plexxis just now." in text
 
 
 def test_connecting_with_a_wrong_key_shows_the_refusal_and_keeps_nothing(
@@ -288,17 +302,21 @@ def test_test_connection_says_why_it_fails(browser_client, world):
         response.content)
 
 
-def test_refresh_links_from_the_settings_page_links_a_new_employee(browser_client, world):
+def test_refresh_from_the_settings_page_links_a_new_employee(
+    browser_client, world, eager_celery, django_capture_on_commit_callbacks
+):
     world.emulator.seed(employees=[{"code": "9999", "first_name": "Cy", "last_name": "Unknown"}])
 
-    response = browser_client(world.admin).post(
-        f"{integrations_url(world.admin.organization)}{world.integration.pk}/refresh-links/",
-        {"next": "settings"}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser_client(world.admin).post(
+            f"{integrations_url(world.admin.organization)}{world.integration.pk}"
+            "/refresh-links/", {"next": "settings"})
 
-    assert response.redirect_chain[-1][0] == settings_url(world.integration)
-    assert "Linked 3 of 3 workers" in visible_text(response.content)
+    assert response.url == settings_url(world.integration)
     assert WorkerLink.objects.filter(integration=world.integration,
                                      worker=world.workers["cy"]).exists()
+    page = browser_client(world.admin).get(settings_url(world.integration))
+    assert "Linked: 3 of 3 workers" in visible_text(page.content)
 
 
 # --- Disconnect -----------------------------------------------------------------------------
@@ -340,17 +358,20 @@ def test_disconnecting_removes_links_and_credentials_and_keeps_the_logs(browser_
     assert "Disconnected" in visible_text(response.content)  # the list's status, in words
 
 
-def test_a_disconnected_integration_connects_again_with_a_new_key(browser_client, world):
+def test_a_disconnected_integration_connects_again_with_a_new_key(
+    browser_client, world, eager_celery, django_capture_on_commit_callbacks
+):
     client = browser_client(world.admin)
     client.post(disconnect_url(world.integration))
 
-    response = client.post(settings_url(world.integration), settings_data(
-        world.integration, api_key=API_KEY), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(settings_url(world.integration), settings_data(
+            world.integration, api_key=API_KEY))
 
     world.integration.refresh_from_db()
     assert world.integration.is_connected
-    assert "Plexxis V2 is connected again. Linked 2 of 3 workers" in visible_text(
-        response.content)
+    assert "Plexxis V2 is connected again. Fetching employees" in visible_text(
+        client.get(response.url).content)
     assert WorkerLink.objects.filter(integration=world.integration).count() == 2
 
 
@@ -453,3 +474,44 @@ def test_disconnecting_another_organizations_integration_is_not_found(browser_cl
     assert browser_client(outsider).post(url).status_code == 404
     world.integration.refresh_from_db()
     assert world.integration.is_connected
+
+
+# --- The audit trail ------------------------------------------------------------------------
+
+
+def test_the_settings_page_shows_who_changed_what_before_and_after(browser_client, world):
+    client = browser_client(world.admin)
+    client.post(settings_url(world.integration), settings_data(
+        world.integration, name="Plexxis Payroll"))
+
+    text = section(client.get(settings_url(world.integration)).content, "Activity")
+
+    assert (f"{world.admin.user.get_full_name()} Settings changed Name: Plexxis V2 → "
+            "Plexxis Payroll") in text
+
+
+def test_a_new_key_shows_as_replaced_in_the_trail_never_as_a_value(browser_client, world):
+    world.emulator.api_key = "rotated-key"
+    client = browser_client(world.admin)
+    client.post(settings_url(world.integration), settings_data(world.integration,
+                                                               api_key="rotated-key"))
+
+    page = client.get(settings_url(world.integration)).content
+
+    assert "Credentials replaced" in section(page, "Activity")
+    assert "rotated-key" not in page.decode()
+
+
+def test_the_trail_is_paged_newest_first(browser_client, world):
+    for days in range(30):
+        sync_services.integration_update(actor=world.admin, integration=world.integration,
+                                         schedule_days_back=days + 2)
+    client = browser_client(world.admin)
+
+    first = section(client.get(settings_url(world.integration)).content, "Activity")
+    second = section(client.get(f"{settings_url(world.integration)}?activity=2").content,
+                     "Activity")
+
+    assert "Day to send (days back): 30 → 31" in first
+    assert "Page 1 of 2" in first
+    assert "Day to send (days back): 1 → 2" in second

@@ -1,17 +1,29 @@
-"""The mappings page: what is not linked to Plexxis, with a suggested match read from Plexxis
-once per view, and a way to link it by hand that refreshing links keeps. Admins and payroll
-admins use it (the link services allow both); viewers and project managers get 403."""
+"""The mappings page: what is not linked to Plexxis, with a suggested match read from the
+reference catalog (never from Plexxis while the page loads), how old the catalog is and a way
+to fetch it again, and links set by hand that refreshing keeps. Admins and payroll admins use
+it (the link services allow both); viewers and project managers get 403."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from tests import factories
 from tests.dashboard.helpers import section, visible_text
 from tests.timesync.sync import conftest as sync_world
-from timesync.models import CostCodeLink, MatchField, ProjectLink, Role, WorkerLink
+from timesync.models import (
+    CostCodeLink,
+    IntegrationAuditEntry,
+    MatchField,
+    ProjectLink,
+    ReferenceCatalog,
+    Role,
+    WorkerLink,
+)
+from timesync.sync import catalog
 from timesync.sync import services as sync_services
 
 pytestmark = pytest.mark.django_db
@@ -54,9 +66,25 @@ def worker_row(content: bytes, name: str) -> str:
     raise AssertionError(f"no row of {name} among the workers not linked")
 
 
+def status_url(world) -> str:
+    return (f"/o/{world.admin.organization.slug}/integrations/{world.integration.pk}"
+            "/catalog/")
+
+
 def link(client, world, kind: str, item, remote_id: str, action: str = "link"):
     return client.post(mappings_url(world), {"kind": kind, "item": item.pk, "action": action,
                                              "remote_id": remote_id}, follow=True)
+
+
+@pytest.fixture
+def refresh(eager_celery, django_capture_on_commit_callbacks):
+    """Press "Refresh from Plexxis" and let the queued fetch run, as a Celery worker would."""
+
+    def press(client, world, follow: bool = False):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(refresh_url(world), {"next": "mappings"}, follow=follow)
+
+    return press
 
 
 # --- What is listed -------------------------------------------------------------------------
@@ -110,10 +138,102 @@ def test_an_unmatched_project_is_suggested_its_job_by_number(browser_client, wor
     assert f"{parkade} 24-102 Harbour Parkade (same project number)" in text
 
 
-def test_the_remote_is_read_once_per_view(browser_client, world):
-    before = world.emulator.request_count("GET")
-    browser_client(world.admin).get(mappings_url(world))
-    assert world.emulator.request_count("GET") - before == 3  # employees, jobs, cost codes
+def test_the_mappings_page_makes_no_request_to_plexxis(browser_client, world,
+                                                       cy_in_plexxis):
+    before = world.emulator.request_count()
+
+    response = browser_client(world.admin).get(mappings_url(world))
+
+    assert "Cy Unknown · #7007 (same name)" in worker_row(response.content, "Cy Unknown")
+    assert world.emulator.request_count() == before
+
+
+def test_the_page_says_how_old_the_catalog_is(browser_client, world):
+    ReferenceCatalog.objects.filter(integration=world.integration).update(
+        fetched_at=timezone.now() - timedelta(minutes=3, seconds=5))
+
+    text = visible_text(browser_client(world.admin).get(mappings_url(world)).content)
+
+    assert "Fetched from Plexxis 3 minutes ago." in text
+    assert "Refresh from Plexxis" in text
+
+
+def test_a_catalog_never_fetched_says_so_and_offers_the_fetch(browser_client, world):
+    catalog.catalog_clear(integration=world.integration)
+
+    text = visible_text(browser_client(world.admin).get(mappings_url(world)).content)
+
+    assert "have not been fetched from Plexxis yet" in text
+    assert "Fetch from Plexxis" in text
+
+
+def test_an_unmatched_cost_code_is_suggested_by_the_rule_refresh_links_uses(browser_client,
+                                                                           world):
+    masonry = factories.CostCodeFactory(organization=world.admin.organization, code="4200",
+                                        name="Masonry")
+    world.emulator.seed(cost_codes=[{"code": "04.200", "description": "Masonry"}])
+    sync_services.integration_refresh_links(actor=world.admin, integration=world.integration)
+    link(browser_client(world.admin), world, "cost_code", masonry, "03.100")
+    link(browser_client(world.admin), world, "cost_code", masonry, "", action="unlink")
+
+    text = visible_text(browser_client(world.admin).get(mappings_url(world)).content)
+
+    assert "4200 Masonry 04.200 Masonry (same description)" in text
+
+
+# --- Refreshing from Plexxis ----------------------------------------------------------------
+
+
+def test_refresh_from_plexxis_queues_the_fetch_and_the_page_shows_it_running(
+    browser_client, world
+):
+    before = world.emulator.request_count()
+
+    response = browser_client(world.admin).post(refresh_url(world), {"next": "mappings"},
+                                                follow=True)
+
+    assert world.emulator.request_count() == before  # queued, not run in the request
+    assert "Fetching employees, jobs and cost codes from Plexxis" in visible_text(
+        response.content)
+    assert f'hx-get="{status_url(world)}"' in response.content.decode()
+
+
+def test_the_queued_fetch_links_what_it_brings(browser_client, world, refresh):
+    world.emulator.seed(employees=[{"code": "9999", "first_name": "Cy", "last_name": "Unknown"}])
+
+    refresh(browser_client(world.admin), world)
+
+    assert WorkerLink.objects.get(worker=world.workers["cy"]).remote_worker_id == "9999"
+
+
+def test_a_fetch_that_failed_is_shown_with_its_reason(browser_client, world, refresh):
+    world.emulator.stop()
+
+    refresh(browser_client(world.admin), world)
+    text = visible_text(browser_client(world.admin).get(mappings_url(world)).content)
+
+    assert "The last fetch from Plexxis failed" in text
+    assert "Could not reach Plexxis" in text
+
+
+def test_the_status_poll_answers_the_running_fetch(browser_client, world):
+    sync_services.integration_catalog_refresh(actor=world.admin, integration=world.integration)
+
+    response = browser_client(world.admin).get(status_url(world), HTTP_HX_REQUEST="true")
+
+    assert "Fetching employees" in visible_text(response.content)
+    assert "HX-Refresh" not in response
+
+
+def test_the_status_poll_reloads_the_page_once_the_fetch_is_over(browser_client, world):
+    response = browser_client(world.admin).get(status_url(world), HTTP_HX_REQUEST="true")
+    assert response["HX-Refresh"] == "true"
+
+
+def test_a_refresh_by_hand_is_in_the_audit_trail(browser_client, world, refresh):
+    refresh(browser_client(world.admin), world)
+    entry = IntegrationAuditEntry.objects.filter(integration=world.integration).first()
+    assert (entry.event, entry.actor) == ("catalog_refreshed", world.admin.user)
 
 
 # --- Fixing ---------------------------------------------------------------------------------
@@ -129,11 +249,12 @@ def test_linking_a_worker_by_hand_creates_a_manual_link(browser_client, world, c
         response.content)
 
 
-def test_a_later_refresh_keeps_a_link_set_by_hand(browser_client, world, cy_in_plexxis):
+def test_a_later_refresh_keeps_a_link_set_by_hand(browser_client, world, cy_in_plexxis,
+                                                  refresh):
     client = browser_client(world.admin)
     link(client, world, "worker", world.workers["cy"], "7007")
 
-    client.post(refresh_url(world), {"next": "mappings"})
+    refresh(client, world)
 
     kept = WorkerLink.objects.get(integration=world.integration, worker=world.workers["cy"])
     assert (kept.remote_worker_id, kept.matched_by) == ("7007", MatchField.MANUAL)
@@ -169,13 +290,13 @@ def test_linking_a_project_creates_its_project_link(browser_client, world):
 
 
 def test_linking_a_cost_code_by_hand_creates_a_manual_link_a_refresh_keeps(browser_client,
-                                                                           world):
+                                                                           world, refresh):
     masonry = factories.CostCodeFactory(organization=world.admin.organization, code="04.200",
                                         name="Masonry")
     client = browser_client(world.admin)
 
     link(client, world, "cost_code", masonry, "03.100")
-    client.post(refresh_url(world), {"next": "mappings"})
+    refresh(client, world)
 
     kept = CostCodeLink.objects.get(integration=world.integration, cost_code=masonry)
     assert (kept.remote_cost_code_id, kept.matched_by) == ("03.100", MatchField.MANUAL)
@@ -198,25 +319,32 @@ def test_linking_another_organizations_worker_is_not_found(browser_client, world
     assert not WorkerLink.objects.filter(worker=stranger).exists()
 
 
-# --- The remote down ------------------------------------------------------------------------
+# --- The remote down, or never read ---------------------------------------------------------
 
 
-def test_with_plexxis_down_the_page_shows_a_banner_and_still_lists_the_unmatched(
-    browser_client, world
-):
+def test_with_plexxis_down_the_page_still_shows_what_was_fetched(browser_client, world,
+                                                                 cy_in_plexxis):
     world.emulator.stop()
 
     response = browser_client(world.admin).get(mappings_url(world))
 
     assert response.status_code == 200
-    text = visible_text(response.content)
-    assert "Plexxis V2 could not be read, so there are no suggestions." in text
-    assert "Could not reach Plexxis" in text
-    assert worker_row(response.content, "Cy Unknown").startswith("Cy Unknown 9999")
+    assert "Cy Unknown · #7007 (same name)" in worker_row(response.content, "Cy Unknown")
 
 
-def test_with_plexxis_down_a_worker_is_linked_by_typing_the_code(browser_client, world):
-    world.emulator.stop()
+def test_before_the_first_fetch_the_unmatched_are_listed_without_suggestions(browser_client,
+                                                                             world):
+    catalog.catalog_clear(integration=world.integration)
+
+    response = browser_client(world.admin).get(mappings_url(world))
+
+    row = worker_row(response.content, "Cy Unknown")
+    assert row.startswith("Cy Unknown 9999")
+    assert "nothing fetched from Plexxis yet" in row
+
+
+def test_before_the_first_fetch_a_worker_is_linked_by_typing_the_code(browser_client, world):
+    catalog.catalog_clear(integration=world.integration)
     client = browser_client(world.admin)
 
     page = client.get(mappings_url(world)).content.decode()
@@ -252,7 +380,7 @@ def test_a_payroll_admin_sees_no_refresh_links_button(browser_client, world):
     page = browser_client(world.payroll).get(mappings_url(world)).content.decode()
 
     assert "refresh-links/" not in page
-    assert "An admin can refresh the links" in visible_text(page)
+    assert "An admin can refresh them from Plexxis" in visible_text(page)
 
 
 def test_a_payroll_admin_cannot_refresh_links(browser_client, world):

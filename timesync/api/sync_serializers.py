@@ -50,6 +50,13 @@ class IntegrationSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("Name each rule once.")
         return value
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and not attrs.get("credentials"):
+            # Connecting tests the credentials before anything is kept.
+            raise serializers.ValidationError(
+                {"credentials": 'Give the credentials to connect with, e.g. {"api_key": "…"}.'})
+        return attrs
+
 
 class ProjectLinkSerializer(serializers.ModelSerializer):
     project = ScopedPrimaryKeyField("project")
@@ -69,6 +76,10 @@ class WorkerLinkSerializer(serializers.ModelSerializer):
         model = WorkerLink
         fields = ["id", "worker", "worker_name", "remote_worker_id", "matched_by"]
         read_only_fields = ["matched_by"]
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class MatchReportSerializer(serializers.Serializer):

@@ -48,21 +48,35 @@ class IntegrationViewSet(
             return Integration.objects.none()
         return selectors.integration_list(membership=self.membership)
 
+    def get_object(self) -> Integration:
+        return selectors.access_integration(self.membership, self.kwargs["integration_id"])
+
+    @extend_schema(description="Connect a remote system: its address and credentials are tested "
+                               "first (502 refused, 503 unreachable: nothing is created), then "
+                               "its workers, projects and cost codes are fetched in the "
+                               "background and matched.")
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer: s.IntegrationSerializer) -> None:
         data = dict(serializer.validated_data)
-        integration = services.integration_create(
+        integration = services.integration_connect(
             actor=self.membership, kind=data.pop("kind"), name=data.pop("name"),
-            settings=data.pop("settings", {}), credentials=data.pop("credentials", None),
+            settings=data.pop("settings", {}), credentials=data.pop("credentials"),
         )
         if data:
-            integration = services.integration_update(
-                actor=self.membership, integration=integration, **data
+            integration = services.integration_reconfigure(
+                actor=self.membership, integration=integration,
+                changes=services.IntegrationChanges(**data),
             )
         serializer.instance = integration
 
     def perform_update(self, serializer: s.IntegrationSerializer) -> None:
-        serializer.instance = services.integration_update(
-            actor=self.membership, integration=serializer.instance, **serializer.validated_data
+        data = dict(serializer.validated_data)
+        data.pop("kind", None)  # the serializer refuses a change of kind
+        serializer.instance = services.integration_reconfigure(
+            actor=self.membership, integration=serializer.instance,
+            changes=services.IntegrationChanges(**data),
         )
 
     @extend_schema(request=None, responses=s.IntegrationSerializer,
@@ -75,14 +89,29 @@ class IntegrationViewSet(
         return Response(s.IntegrationSerializer(integration).data)
 
     @extend_schema(request=None, responses=s.MatchReportSerializer,
-                   description="Read the remote's employees, jobs and cost codes and link what "
-                               "matches (links set by hand are kept).")
+                   description="Read the remote's employees, jobs and cost codes now, keep them "
+                               "as the integration's reference catalog and link what matches "
+                               "(links set by hand are kept). 503 when the remote cannot be "
+                               "reached (with Retry-After when it said), 502 when it refuses, "
+                               "409 when the integration is disconnected.")
     @action(detail=True, methods=["post"], url_path="refresh-links")
     def refresh_links(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         report = services.integration_refresh_links(
             actor=self.membership, integration=self.get_object()
         )
         return Response(s.MatchReportSerializer(report).data)
+
+    @extend_schema(request=None, responses=s.ConnectionTestSerializer,
+                   description="Ask the remote whether the stored address and credentials work: "
+                               "200 when they do, 502 refused, 503 unreachable, 409 "
+                               "disconnected.")
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    def test_connection(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        integration = self.get_object()
+        services.integration_test_connection(actor=self.membership, integration=integration)
+        return Response(s.ConnectionTestSerializer({
+            "detail": f"{integration.name} answered: the address and the credentials work."
+        }).data)
 
     @extend_schema(parameters=[OpenApiParameter("week", OpenApiTypes.DATE)],
                    responses=s.CellSerializer(many=True),
@@ -126,9 +155,8 @@ class IntegrationScopedMixin(OrganizationScopedMixin):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        self.integration = selectors.integration_get(
-            membership=self.membership, integration_id=kwargs["integration_id"]
-        )
+        self.integration = selectors.access_integration(self.membership,
+                                                        kwargs["integration_id"])
 
 
 RUN_FILTERS = [
@@ -176,6 +204,7 @@ class SyncRunViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.Retri
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = s.ProjectDaySerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
+        selectors.require_connected(self.integration)  # 409, as every endpoint answers it
         try:
             started = runs.sync_run_start(
                 integration=self.integration, project=body.validated_data["project"],

@@ -12,23 +12,15 @@ from enum import StrEnum
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from connectors.base import (
-    Connector,
-    ConnectorError,
-    RemoteCostCode,
-    RemoteProject,
-    RemoteWorker,
-)
-from connectors.registry import connector_for
+from connectors.base import PermanentError
 from timesync import roles
 from timesync.models import (
     ACTIVE_SYNC_STATES,
     ApprovalState,
-    CostCode,
     CostCodeLink,
     ExternalRecord,
     Integration,
-    MatchField,
+    IntegrationAuditEntry,
     Membership,
     Project,
     ProjectLink,
@@ -36,10 +28,8 @@ from timesync.models import (
     Shift,
     SyncRun,
     SyncState,
-    Worker,
     WorkerLink,
 )
-from timesync.sync.matching import _index, _normal, match_worker
 from timesync.sync.planning import Action, build_plan
 
 # --- Integrations and runs ------------------------------------------------------------------
@@ -49,8 +39,48 @@ def integration_list(*, membership: Membership) -> QuerySet[Integration]:
     return Integration.objects.filter(organization_id=membership.organization_id)
 
 
+class IntegrationDisconnected(PermanentError):
+    """The integration has no credentials (it was disconnected): nothing can reach its remote
+    until an admin connects it again. The API answers 409."""
+
+    def __init__(self, integration: Integration) -> None:
+        super().__init__(f"{integration.name} is disconnected: connect it again first (enter "
+                         "its API key in its settings).")
+
+
+def access_integration(
+    membership: Membership, integration_id: int, *, connected: bool = False,
+    for_update: bool = False,
+) -> Integration:
+    """The one way in to an integration: the caller's organization's, else 404 (never 403: a
+    stranger must not learn that the id exists). `connected` refuses a disconnected one with
+    IntegrationDisconnected; `for_update` locks its row until the caller's transaction ends.
+    Role rules are the caller's business (timesync.roles), checked after this."""
+    integrations = integration_list(membership=membership).select_related("organization")
+    if for_update:
+        integrations = integrations.select_for_update(of=("self",))
+    integration = get_object_or_404(integrations, pk=integration_id)
+    if connected:
+        require_connected(integration)
+    return integration
+
+
+def require_connected(integration: Integration) -> None:
+    if not integration.is_connected:
+        raise IntegrationDisconnected(integration)
+
+
 def integration_get(*, membership: Membership, integration_id: int) -> Integration:
-    return get_object_or_404(integration_list(membership=membership), pk=integration_id)
+    """`access_integration` under its older name (the dashboard and project pages use it)."""
+    return access_integration(membership, integration_id)
+
+
+def integration_audit_log(*, integration: Integration) -> QuerySet[IntegrationAuditEntry]:
+    """The integration's audit trail, newest first. `integration` comes from
+    `access_integration`, so it is the caller's organization's."""
+    return (IntegrationAuditEntry.objects
+            .filter(integration=integration, organization_id=integration.organization_id)
+            .select_related("actor").order_by("-created_at", "-id"))
 
 
 def run_list(
@@ -399,278 +429,3 @@ def project_sync_cards(
             active_run=active.get(integration.pk),
         ))
     return cards
-
-
-# --- Links: counts, what a disconnect removes, what is unmatched and its suggested match -------
-
-
-@dataclass(frozen=True)
-class LinkCounts:
-    """Active workers, projects and cost codes, and how many of them are linked."""
-
-    workers: int
-    workers_linked: int
-    workers_manual: int
-    projects: int
-    projects_linked: int
-    cost_codes: int
-    cost_codes_linked: int
-    cost_codes_manual: int
-
-
-def link_counts(*, integration: Integration) -> LinkCounts:
-    """Three queries whatever the organization's size."""
-    organization_id = integration.organization_id
-    worker_link = WorkerLink.objects.filter(integration=integration, worker=OuterRef("pk"))
-    workers = Worker.objects.filter(organization_id=organization_id, is_active=True).aggregate(
-        total=Count("id"), linked=Count("id", filter=Q(Exists(worker_link))),
-        manual=Count("id", filter=Q(Exists(worker_link.filter(matched_by=MatchField.MANUAL)))),
-    )
-    project_link = ProjectLink.objects.filter(integration=integration, project=OuterRef("pk"))
-    projects = Project.objects.filter(organization_id=organization_id, is_active=True).aggregate(
-        total=Count("id"), linked=Count("id", filter=Q(Exists(project_link))),
-    )
-    code_link = CostCodeLink.objects.filter(integration=integration, cost_code=OuterRef("pk"))
-    codes = CostCode.objects.filter(organization_id=organization_id, is_active=True).aggregate(
-        total=Count("id"), linked=Count("id", filter=Q(Exists(code_link))),
-        manual=Count("id", filter=Q(Exists(code_link.filter(matched_by=MatchField.MANUAL)))),
-    )
-    return LinkCounts(
-        workers=workers["total"], workers_linked=workers["linked"],
-        workers_manual=workers["manual"], projects=projects["total"],
-        projects_linked=projects["linked"], cost_codes=codes["total"],
-        cost_codes_linked=codes["linked"], cost_codes_manual=codes["manual"],
-    )
-
-
-@dataclass(frozen=True)
-class DisconnectSummary:
-    """What `integration_disconnect` removes, and what it keeps."""
-
-    project_links: int
-    worker_links: int
-    cost_code_links: int
-    has_credentials: bool
-    schedule_enabled: bool
-    runs: int
-    ledger_records: int
-    active_runs: int
-
-
-def disconnect_summary(*, integration: Integration) -> DisconnectSummary:
-    runs = integration.runs.aggregate(
-        total=Count("id"), active=Count("id", filter=Q(state__in=ACTIVE_SYNC_STATES))
-    )
-    return DisconnectSummary(
-        project_links=integration.project_links.count(),
-        worker_links=integration.worker_links.count(),
-        cost_code_links=integration.cost_code_links.count(),
-        has_credentials=bool(integration.credentials_encrypted),
-        schedule_enabled=integration.schedule_enabled,
-        runs=runs["total"],
-        ledger_records=integration.records.count(),
-        active_runs=runs["active"],
-    )
-
-
-@dataclass(frozen=True)
-class RemoteChoice:
-    """A remote employee, job or cost code to link to; `linked_to` names ours that holds it."""
-
-    remote_id: str
-    label: str
-    linked_to: str = ""
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    remote_id: str
-    label: str
-    reason: str  # which of our values equals the remote's, e.g. "same email"
-    linked_to: str = ""  # one of ours is linked to it already: not a safe pick
-
-
-@dataclass(frozen=True)
-class Unmatched:
-    item: Worker | Project | CostCode
-    suggestion: Suggestion | None
-
-
-@dataclass(frozen=True)
-class ManualLink:
-    """A link set by hand, and whether the remote still knows what it points to."""
-
-    item: Worker | CostCode
-    remote_id: str
-    remote_label: str  # "" when the remote could not be read or has no such id
-    missing: bool  # the remote was read and has no such id
-
-
-@dataclass
-class MappingOverview:
-    counts: LinkCounts
-    remote_error: str  # why the remote's lists are missing; "" when they were read
-    workers: list[Unmatched]
-    projects: list[Unmatched]
-    cost_codes: list[Unmatched]
-    remote_workers: list[RemoteChoice]
-    remote_projects: list[RemoteChoice]
-    remote_cost_codes: list[RemoteChoice]
-    manual_workers: list[ManualLink]
-    manual_cost_codes: list[ManualLink]
-
-    @property
-    def remote_read(self) -> bool:
-        return not self.remote_error
-
-
-WORKER_MATCH_FIELDS = (MatchField.EMPLOYEE_NUMBER, MatchField.EMAIL, MatchField.NAME)
-_WORKER_REASONS = {MatchField.EMPLOYEE_NUMBER: "same employee number",
-                   MatchField.EMAIL: "same email", MatchField.NAME: "same name"}
-
-
-def _remote_lists(
-    integration: Integration, connector: Connector | None
-) -> tuple[list[RemoteWorker], list[RemoteProject], list[RemoteCostCode], str]:
-    """The remote's active employees, jobs and cost codes in one connector, or why not."""
-    if not integration.is_connected:
-        return [], [], [], (f"{integration.name} is disconnected: enter its API key in its "
-                            "settings to connect it again.")
-    try:
-        connector = connector or connector_for(integration)
-    except ConnectorError as error:
-        return [], [], [], str(error)
-    try:
-        workers = [w for w in connector.list_workers() if w.active]
-        projects = connector.list_projects()
-        cost_codes = connector.list_cost_codes()
-    except ConnectorError as error:
-        return [], [], [], str(error)
-    finally:
-        connector.close()
-    return workers, projects, cost_codes, ""
-
-
-def mapping_overview(
-    *, integration: Integration, connector: Connector | None = None
-) -> MappingOverview:
-    """What is not linked, each with the remote record it would match (by the same
-    normalisation as `refresh_links`, trying every rule, not only the integration's), the
-    remote's lists to pick from, and the links set by hand. Reads the remote once; when it
-    cannot be read, `remote_error` says why and the unmatched are listed without suggestions."""
-    organization_id = integration.organization_id
-    remote_workers, remote_projects, remote_codes, error = _remote_lists(integration, connector)
-
-    # Which of ours holds each remote id already.
-    worker_holders = dict(WorkerLink.objects.filter(integration=integration)
-                          .values_list("remote_worker_id", "worker__name"))
-    project_holders = {
-        link.remote_project_id: str(link.project)
-        for link in ProjectLink.objects.filter(integration=integration).select_related("project")
-    }
-    code_holders = {
-        link.remote_cost_code_id: str(link.cost_code)
-        for link in CostCodeLink.objects.filter(integration=integration)
-        .select_related("cost_code")
-    }
-
-    worker_labels = {w.remote_id: _worker_label(w) for w in remote_workers}
-    project_labels = {p.remote_id: _project_label(p) for p in remote_projects}
-    code_labels = {c.remote_id: _code_label(c) for c in remote_codes}
-
-    def suggest(found, reason: str, labels: dict[str, str], holders: dict[str, str]):
-        if found is None:
-            return None
-        return Suggestion(remote_id=found.remote_id, label=labels[found.remote_id],
-                          reason=reason, linked_to=holders.get(found.remote_id, ""))
-
-    # Workers: the integration's order first, then the rules it leaves out.
-    order = [*integration.worker_matching,
-             *(rule for rule in WORKER_MATCH_FIELDS if rule not in integration.worker_matching)]
-    worker_indexes = {
-        MatchField.EMPLOYEE_NUMBER: _index(remote_workers, lambda w: w.employee_number),
-        MatchField.EMAIL: _index(remote_workers, lambda w: w.email),
-        MatchField.NAME: _index(remote_workers, lambda w: w.name),
-    }
-    workers = []
-    for worker in Worker.objects.filter(organization_id=organization_id, is_active=True) \
-            .exclude(links__integration=integration).order_by("name", "id"):
-        found, rule = match_worker(worker, order, worker_indexes)
-        reason = _WORKER_REASONS.get(rule, "")
-        workers.append(Unmatched(worker, suggest(found, reason, worker_labels, worker_holders)))
-
-    by_number = _index(remote_projects, lambda p: p.number)
-    by_name = _index(remote_projects, lambda p: p.name)
-    projects = []
-    for project in Project.objects.filter(organization_id=organization_id, is_active=True) \
-            .exclude(links__integration=integration).order_by("name", "id"):
-        found, reason = by_number.get(_normal(project.code)), "same project number"
-        if found is None:
-            found, reason = by_name.get(_normal(project.name)), "same name"
-        projects.append(Unmatched(project, suggest(found, reason, project_labels,
-                                                   project_holders)))
-
-    by_code = _index(remote_codes, lambda c: c.code)
-    by_code_name = _index(remote_codes, lambda c: c.name)
-    cost_codes = []
-    for cost_code in CostCode.objects.filter(organization_id=organization_id, is_active=True) \
-            .exclude(links__integration=integration).order_by("code", "id"):
-        found, reason = by_code.get(_normal(cost_code.code)), "same code"
-        if found is None:
-            found, reason = by_code_name.get(_normal(cost_code.name)), "same description"
-        cost_codes.append(Unmatched(cost_code, suggest(found, reason, code_labels,
-                                                       code_holders)))
-
-    def manual(links, item_of, remote_id_of, labels) -> list[ManualLink]:
-        return [
-            ManualLink(item=item_of(link), remote_id=remote_id_of(link),
-                       remote_label=labels.get(remote_id_of(link), ""),
-                       missing=not error and remote_id_of(link) not in labels)
-            for link in links
-        ]
-
-    return MappingOverview(
-        counts=link_counts(integration=integration),
-        remote_error=error,
-        workers=workers, projects=projects, cost_codes=cost_codes,
-        remote_workers=_choices(worker_labels, worker_holders),
-        remote_projects=_choices(project_labels, project_holders),
-        remote_cost_codes=_choices(code_labels, code_holders),
-        manual_workers=manual(
-            WorkerLink.objects.filter(integration=integration, matched_by=MatchField.MANUAL)
-            .select_related("worker").order_by("worker__name"),
-            lambda link: link.worker, lambda link: link.remote_worker_id, worker_labels,
-        ),
-        manual_cost_codes=manual(
-            CostCodeLink.objects.filter(integration=integration, matched_by=MatchField.MANUAL)
-            .select_related("cost_code").order_by("cost_code__code"),
-            lambda link: link.cost_code, lambda link: link.remote_cost_code_id, code_labels,
-        ),
-    )
-
-
-def _worker_label(worker: RemoteWorker) -> str:
-    parts = [worker.name]
-    if worker.employee_number and worker.employee_number != worker.name:
-        parts.append(f"#{worker.employee_number}")
-    if worker.email:
-        parts.append(worker.email)
-    return " · ".join(parts)
-
-
-def _project_label(project: RemoteProject) -> str:
-    if project.number and project.number != project.name:
-        return f"{project.number} {project.name}"
-    return project.name
-
-
-def _code_label(cost_code: RemoteCostCode) -> str:
-    return f"{cost_code.code} {cost_code.name}".strip()
-
-
-def _choices(labels: dict[str, str], holders: dict[str, str]) -> list[RemoteChoice]:
-    return sorted(
-        (RemoteChoice(remote_id=remote_id, label=label, linked_to=holders.get(remote_id, ""))
-         for remote_id, label in labels.items()),
-        key=lambda choice: (choice.label.casefold(), choice.remote_id),
-    )

@@ -1,22 +1,33 @@
-"""Write paths of integrations and their links: create, configure, test, disconnect, match
-and link by hand. Run lifecycle lives in runs.py."""
+"""Write paths of integrations and their links: connect, configure, test, refresh from the remote,
+disconnect, and link by hand. Run lifecycle lives in runs.py, the remote's lists in catalog.py.
+
+Two rules hold throughout. No remote call inside a database transaction: a remote that takes
+30 seconds to answer must not hold row locks (or a connection) for 30 seconds, so a connection
+test runs first, outside, and the write follows in its own short transaction. And every change
+writes its audit entry (audit.py) in the transaction of the change.
+"""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import transaction
+import copy
+from dataclasses import dataclass, fields
+from datetime import time
 
-from connectors.base import (
-    Connector,
-    check_remote_url,
-)
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from connectors.base import Connector, check_remote_url
 from connectors.registry import connector_for
 from timesync import crypto, roles
+from timesync import selectors as domain
 from timesync.models import (
+    AuditEvent,
     CostCode,
     CostCodeLink,
+    HoursRounding,
     Integration,
+    IntegrationKind,
     MatchField,
     Membership,
     Project,
@@ -24,157 +35,235 @@ from timesync.models import (
     Worker,
     WorkerLink,
 )
-from timesync.sync.matching import MatchReport, refresh_links
+from timesync.sync import audit, catalog
+from timesync.sync.matching import MatchReport
+from timesync.sync.selectors import access_integration, require_connected
 
-# --- Integrations and their links -----------------------------------------------------------
-
-
-def _check_settings(settings_: dict) -> None:
-    base_url = settings_.get("base_url")
-    if base_url:
-        try:
-            check_remote_url(base_url,
-                             allowed_private_hosts=settings.CONNECTOR_PRIVATE_HOSTS_ALLOWED)
-        except ValueError as error:
-            raise ValidationError({"base_url": str(error)}) from error
+# What can be connected today; the other kinds are shown as coming soon.
+CONNECTABLE_KINDS = frozenset({IntegrationKind.PLEXXIS})
 
 
-def _require_admin(actor: Membership, integration: Integration | None = None) -> None:
-    roles.require(roles.can_manage_organization(actor), "Only admins manage integrations.")
-    if integration is not None and integration.organization_id != actor.organization_id:
-        raise roles.PermissionDenied("That integration belongs to another organization.")
+@dataclass(frozen=True)
+class IntegrationChanges:
+    """What an admin changes in an integration's settings; None leaves a value as it is.
+    `credentials` given are merged into the stored (encrypted) ones and connect the integration
+    again if it was disconnected. `settings` replaces the settings object as a whole."""
+
+    name: str | None = None
+    settings: dict | None = None
+    credentials: dict | None = None
+    worker_matching: list[str] | None = None
+    hours_rounding: str | None = None
+    schedule_enabled: bool | None = None
+    schedule_time: time | None = None
+    schedule_days_back: int | None = None
 
 
-@transaction.atomic
+# --- Connecting -----------------------------------------------------------------------------
+
+
+def integration_connect(
+    *, actor: Membership, kind: str, name: str, settings: dict, credentials: dict,
+    connector: Connector | None = None,
+) -> Integration:
+    """Connect a remote system: its address and credentials are tested first, outside any
+    transaction (a refusal, or a remote that cannot be reached, raises the connector's error
+    and creates nothing); then the integration is created, and a first fetch of the remote's
+    workers, projects and cost codes is queued, in one transaction."""
+    roles.require_integration_manager(actor)
+    candidate = _new_integration(actor, kind=kind, name=name, settings=settings,
+                                 credentials=credentials)
+    if not _base_url(candidate):
+        raise ValidationError({"base_url": "Give the address of the remote's API."})
+    _test_connection(candidate, connector)
+    with transaction.atomic():
+        integration = _create(actor, candidate)
+        catalog.catalog_fetch_queue(integration=integration)
+    return integration
+
+
 def integration_create(
     *, actor: Membership, kind: str, name: str, settings: dict | None = None,
     credentials: dict | None = None,
 ) -> Integration:
-    _require_admin(actor)
-    if Integration.objects.filter(organization_id=actor.organization_id, name=name).exists():
-        raise ValidationError({"name": f"An integration named {name} exists already."})
-    _check_settings(settings or {})
+    """Create an integration without asking its remote (loading data whose remote is known: the
+    demo, tests). People connect through `integration_connect`, which tests first. Without
+    credentials it is created disconnected."""
+    roles.require_integration_manager(actor)
+    candidate = _new_integration(actor, kind=kind, name=name, settings=settings or {},
+                                 credentials=credentials)
+    with transaction.atomic():
+        return _create(actor, candidate)
+
+
+def _new_integration(
+    actor: Membership, *, kind: str, name: str, settings: dict, credentials: dict | None,
+) -> Integration:
+    if kind not in CONNECTABLE_KINDS:
+        label = IntegrationKind(kind).label if kind in IntegrationKind.values else kind
+        raise ValidationError({"kind": f"{label} is coming soon; only Plexxis connects today."})
     integration = Integration(
-        organization_id=actor.organization_id, kind=kind, name=name, settings=settings or {},
+        organization_id=actor.organization_id, kind=kind, name=(name or "").strip(),
+        settings=dict(settings or {}), is_connected=bool(credentials),
         credentials_encrypted=crypto.encrypt_json(credentials) if credentials else "",
     )
-    integration.full_clean(exclude=["organization"], validate_constraints=False)
-    integration.save()
+    _validate(integration)
     return integration
 
 
-@transaction.atomic
-def integration_update(
-    *, actor: Membership, integration: Integration, credentials: dict | None = None, **fields
-) -> Integration:
-    """Change settings; `credentials` given are merged into the stored (encrypted) ones and
-    connect the integration again if it was disconnected."""
-    _require_admin(actor, integration)
-    name = fields.get("name")
-    if name and Integration.objects.filter(organization_id=integration.organization_id,
-                                           name=name).exclude(pk=integration.pk).exists():
-        raise ValidationError({"name": f"An integration named {name} exists already."})
-    if "settings" in fields:
-        _check_settings(fields["settings"] or {})
-    for name, value in fields.items():
-        setattr(integration, name, value)
-    if credentials:
-        # New credentials are how a disconnected integration is connected again.
-        integration.is_connected = True
-        stored = (crypto.decrypt_json(integration.credentials_encrypted)
-                  if integration.credentials_encrypted else {})
-        integration.credentials_encrypted = crypto.encrypt_json({**stored, **credentials})
-    integration.full_clean(exclude=["organization"], validate_constraints=False)
-    integration.save()
-    return integration
-
-
-@transaction.atomic
-def integration_disconnect(*, actor: Membership, integration: Integration) -> Integration:
-    """Remove every link and the credentials. The logs and the ledger stay: they are the
-    record of what was sent."""
-    _require_admin(actor, integration)
-    integration.project_links.all().delete()
-    integration.worker_links.all().delete()
-    integration.cost_code_links.all().delete()
-    integration.credentials_encrypted = ""
-    integration.is_connected = False
-    integration.schedule_enabled = False
-    integration.save()
-    return integration
-
-
-def integration_refresh_links(
-    *, actor: Membership, integration: Integration, connector: Connector | None = None
-) -> MatchReport:
-    """Read the remote's employees, jobs and cost codes and link what matches."""
-    _require_admin(actor, integration)
-    connector = connector or connector_for(integration)
+def _create(actor: Membership, integration: Integration) -> Integration:
     try:
         with transaction.atomic():
-            return refresh_links(integration=integration, connector=connector)
-    finally:
-        connector.close()
-
-
-@transaction.atomic
-def project_link_set(
-    *, actor: Membership, integration: Integration, project: Project,
-    remote_project_id: str | None = None, enabled: bool | None = None,
-    sync_only_approved: bool | None = None,
-) -> ProjectLink:
-    roles.require(roles.can_edit_reference_data(actor),
-                  "Only admins and payroll admins change how a project syncs.")
-    if integration.organization_id != actor.organization_id \
-            or project.organization_id != actor.organization_id:
-        raise roles.PermissionDenied("That belongs to another organization.")
-    link = ProjectLink.objects.filter(integration=integration, project=project).first()
-    if link is None:
-        if not remote_project_id:
-            raise ValidationError({"remote_project_id": "Give the remote job to link to."})
-        link = ProjectLink(organization_id=actor.organization_id, integration=integration,
-                           project=project, remote_project_id=remote_project_id)
-    if remote_project_id:
-        link.remote_project_id = remote_project_id
-    if enabled is not None:
-        link.enabled = enabled
-    if sync_only_approved is not None:
-        link.sync_only_approved = sync_only_approved
-    link.save()
-    return link
-
-
-@transaction.atomic
-def worker_link_set(
-    *, actor: Membership, integration: Integration, worker: Worker, remote_worker_id: str
-) -> WorkerLink | None:
-    """Link a worker by hand (matching will not overwrite it); an empty id removes the link."""
-    return _manual_link(actor=actor, integration=integration, model=WorkerLink,
-                        ours=worker, field="worker", remote_id=remote_worker_id)
-
-
-def _manual_link(
-    *, actor: Membership, integration: Integration, model: type[WorkerLink | CostCodeLink],
-    ours: Worker | CostCode, field: str, remote_id: str,
-) -> WorkerLink | CostCodeLink | None:
-    """The one write path of links set by hand (workers, cost codes)."""
-    roles.require(roles.can_edit_reference_data(actor),
-                  "Only admins and payroll admins change mappings.")
-    if integration.organization_id != actor.organization_id \
-            or ours.organization_id != actor.organization_id:
-        raise roles.PermissionDenied("That belongs to another organization.")
-    if not remote_id:
-        model.objects.filter(integration=integration, **{field: ours}).delete()
-        return None
-    link, _ = model.objects.update_or_create(
-        integration=integration, **{field: ours},
-        defaults={"organization_id": actor.organization_id,
-                  f"remote_{field}_id": remote_id, "matched_by": MatchField.MANUAL},
+            integration.save()
+    except IntegrityError as error:  # the same name, created a moment ago by someone else
+        raise ValidationError({"name": _name_taken(integration.name)}) from error
+    address = (integration.settings or {}).get("base_url") or "no address"
+    audit.record(
+        integration=integration, actor=actor.user, event=AuditEvent.CONNECTED,
+        subject=integration.name,
+        note=(f"Connected to {integration.get_kind_display()} at {address}."
+              if integration.is_connected else "Created without credentials: not connected."),
     )
-    return link
+    return integration
 
 
-# --- Connecting from the pages, testing, cost codes linked by hand --------------------------
+# --- Settings -------------------------------------------------------------------------------
+
+
+def integration_reconfigure(
+    *, actor: Membership, integration: Integration, changes: IntegrationChanges,
+    connector: Connector | None = None,
+) -> Integration:
+    """The settings page's and the API's write path: when the address or the credentials
+    change (and the integration would be connected), the new ones are tested first, outside
+    any transaction; a refusal raises the connector's error and changes nothing. Then
+    `integration_update`."""
+    current = access_integration(actor, integration.pk)
+    roles.require_integration_manager(actor)
+    after = _changed(current, changes)  # invalid input is refused before the remote is asked
+    moved = _base_url(after) != _base_url(current)
+    if after.is_connected and (changes.credentials or moved):
+        _test_connection(after, connector)
+    return _update(actor, integration, changes)
+
+
+def integration_update(
+    *, actor: Membership, integration: Integration, name: str | None = None,
+    settings: dict | None = None, credentials: dict | None = None,
+    worker_matching: list[str] | None = None, hours_rounding: str | None = None,
+    schedule_enabled: bool | None = None, schedule_time: time | None = None,
+    schedule_days_back: int | None = None,
+) -> Integration:
+    """Change settings without asking the remote (see `integration_reconfigure`, which pages
+    and the API use). One transaction, with its audit entries; `integration` is updated."""
+    return _update(actor, integration, IntegrationChanges(
+        name=name, settings=settings, credentials=credentials, worker_matching=worker_matching,
+        hours_rounding=hours_rounding, schedule_enabled=schedule_enabled,
+        schedule_time=schedule_time, schedule_days_back=schedule_days_back,
+    ))
+
+
+def _update(actor: Membership, integration: Integration, changes: IntegrationChanges
+            ) -> Integration:
+    with transaction.atomic():
+        current = access_integration(actor, integration.pk, for_update=True)
+        roles.require_integration_manager(actor)
+        before = _audited_values(current)
+        was_connected, previous_url = current.is_connected, _base_url(current)
+        after = _changed(current, changes)
+        after.save()
+        _audit_update(actor, after, before, changes, reconnected=after.is_connected
+                      and not was_connected)
+        if after.is_connected and (not was_connected or _base_url(after) != previous_url):
+            # Another remote, or the same one after a disconnect: its lists are read afresh.
+            catalog.catalog_fetch_queue(integration=after)
+    integration.refresh_from_db()
+    return integration
+
+
+def _changed(current: Integration, changes: IntegrationChanges) -> Integration:
+    """`current` with the changes applied, validated (a copy: `current` is left as it is)."""
+    after = copy.copy(current)
+    for field in fields(IntegrationChanges):
+        value = getattr(changes, field.name)
+        if value is None or field.name == "credentials":
+            continue
+        setattr(after, field.name, value.strip() if field.name == "name" else value)
+    if changes.credentials:
+        # New credentials are how a disconnected integration is connected again.
+        stored = (crypto.decrypt_json(after.credentials_encrypted)
+                  if after.credentials_encrypted else {})
+        after.credentials_encrypted = crypto.encrypt_json({**stored, **changes.credentials})
+        after.is_connected = True
+    _validate(after)
+    return after
+
+
+def _validate(integration: Integration) -> None:
+    taken = Integration.objects.filter(organization_id=integration.organization_id,
+                                       name=integration.name).exclude(pk=integration.pk)
+    if integration.name and taken.exists():
+        raise ValidationError({"name": _name_taken(integration.name)})
+    base_url = _base_url(integration)
+    if base_url:
+        try:
+            check_remote_url(base_url, allowed_private_hosts=django_settings
+                             .CONNECTOR_PRIVATE_HOSTS_ALLOWED)
+        except ValueError as error:
+            raise ValidationError({"base_url": str(error)}) from error
+    integration.full_clean(exclude=["organization"], validate_constraints=False)
+
+
+def _name_taken(name: str) -> str:
+    return f"An integration named {name} exists already."
+
+
+def _base_url(integration: Integration) -> str:
+    return (integration.settings or {}).get("base_url") or ""
+
+
+_SETTING_LABELS = {
+    "name": "Name", "base_url": "Address", "worker_matching": "Worker matching",
+    "hours_rounding": "Hours sent", "schedule_enabled": "Sync every night",
+    "schedule_time": "At", "schedule_days_back": "Day to send (days back)",
+}
+
+
+def _audited_values(integration: Integration) -> dict[str, object]:
+    """The settings as people read them. Settings other than the address are compared, never
+    shown: a stray secret there must not reach the trail."""
+    return {
+        "name": integration.name,
+        "base_url": _base_url(integration),
+        "worker_matching": " → ".join(MatchField(rule).label
+                                      for rule in integration.worker_matching),
+        "hours_rounding": HoursRounding(integration.hours_rounding).label,
+        "schedule_enabled": integration.schedule_enabled,
+        "schedule_time": integration.schedule_time.strftime("%H:%M"),
+        "schedule_days_back": integration.schedule_days_back,
+        "others": {k: v for k, v in (integration.settings or {}).items() if k != "base_url"},
+    }
+
+
+def _audit_update(actor: Membership, integration: Integration, before: dict[str, object],
+                  changes: IntegrationChanges, *, reconnected: bool) -> None:
+    after = _audited_values(integration)
+    diff = audit.changes_between(before, after, _SETTING_LABELS)
+    if before["others"] != after["others"]:
+        diff.append(audit.Change("Other settings", "—", "changed (values not shown)"))
+    if diff:
+        audit.record(integration=integration, actor=actor.user,
+                     event=AuditEvent.SETTINGS_CHANGED, subject=integration.name, changes=diff)
+    if reconnected:
+        audit.record(integration=integration, actor=actor.user, event=AuditEvent.CONNECTED,
+                     subject=integration.name, note="Connected again with new credentials.")
+    elif changes.credentials:
+        audit.record(integration=integration, actor=actor.user,
+                     event=AuditEvent.CREDENTIALS_REPLACED, subject=integration.name,
+                     note="Credentials replaced.")
+
+
+# --- Testing, refreshing from the remote, disconnecting ---------------------------------------
 
 
 def integration_test_connection(
@@ -182,8 +271,13 @@ def integration_test_connection(
 ) -> None:
     """Ask the remote whether the integration's address and credentials work. Raises the
     connector's PermanentError (refused, wrong address) or TransientError (unreachable) with a
-    reason an admin can act on; returns nothing when they work."""
-    _require_admin(actor, integration)
+    reason an admin can act on, IntegrationDisconnected when there is nothing to test."""
+    integration = access_integration(actor, integration.pk, connected=True)
+    roles.require_integration_manager(actor)
+    _test_connection(integration, connector)
+
+
+def _test_connection(integration: Integration, connector: Connector | None) -> None:
     connector = connector or connector_for(integration)
     try:
         connector.test_connection()
@@ -191,47 +285,152 @@ def integration_test_connection(
         connector.close()
 
 
-def integration_connect(
-    *, actor: Membership, kind: str, name: str, settings: dict, credentials: dict,
-    connector: Connector | None = None,
-) -> Integration:
-    """Create an integration and prove its credentials in the same transaction: when the remote
-    refuses them (or cannot be reached) the creation is rolled back and the connector's error
-    raised, so no integration is ever left connected with credentials that do not work. The
-    transaction holds only the new row while the connector's bounded timeouts run."""
+def integration_refresh_links(
+    *, actor: Membership, integration: Integration, connector: Connector | None = None
+) -> MatchReport:
+    """Read the remote's lists now (outside any transaction), replace the catalog and link
+    what matches (links set by hand are kept). For API clients, who wait for the answer;
+    the pages queue `integration_catalog_refresh` instead. Raises the connector's errors."""
+    integration = access_integration(actor, integration.pk, connected=True)
+    roles.require_integration_manager(actor)
+    report = catalog.catalog_fetch(integration_id=integration.pk, connector=connector,
+                                   requested_by=actor.user)
+    if report is None:
+        require_connected(access_integration(actor, integration.pk))  # disconnected meanwhile
+        return MatchReport()  # a newer fetch landed first: its links stand
+    return report
+
+
+def integration_catalog_refresh(*, actor: Membership, integration: Integration) -> bool:
+    """Queue a fetch of the remote's lists (links are matched again when it lands). False when
+    one is queued or running already."""
+    integration = access_integration(actor, integration.pk, connected=True)
+    roles.require_integration_manager(actor)
+    return catalog.catalog_fetch_queue(integration=integration, requested_by=actor.user)
+
+
+def integration_disconnect(*, actor: Membership, integration: Integration) -> Integration:
+    """Remove every link, the credentials and the remote's lists. The logs and the ledger stay:
+    they are the record of what was sent."""
     with transaction.atomic():
-        integration = integration_create(actor=actor, kind=kind, name=name, settings=settings,
-                                         credentials=credentials)
-        integration_test_connection(actor=actor, integration=integration, connector=connector)
+        current = access_integration(actor, integration.pk, for_update=True)
+        roles.require_integration_manager(actor)
+        removed = [
+            f"{current.project_links.all().delete()[0]} project links",
+            f"{current.worker_links.all().delete()[0]} worker links",
+            f"{current.cost_code_links.all().delete()[0]} cost code links",
+        ]
+        catalog.catalog_clear(integration=current)
+        current.credentials_encrypted = ""
+        current.is_connected = False
+        current.schedule_enabled = False
+        current.save()
+        audit.record(integration=current, actor=actor.user, event=AuditEvent.DISCONNECTED,
+                     subject=current.name,
+                     note=f"Removed {', '.join(removed)}, the credentials and the schedule.")
+    integration.refresh_from_db()
     return integration
 
 
-def integration_reconfigure(
-    *, actor: Membership, integration: Integration, credentials: dict | None = None,
-    connector: Connector | None = None, **fields
-) -> Integration:
-    """`integration_update`, and when the address or the credentials change on a connected
-    integration, a connection test in the same transaction: a refusal rolls every change back
-    (the instance is reloaded) and raises the connector's error."""
-    previous_base_url = (integration.settings or {}).get("base_url")
-    try:
-        with transaction.atomic():
-            integration = integration_update(actor=actor, integration=integration,
-                                             credentials=credentials, **fields)
-            moved = (integration.settings or {}).get("base_url") != previous_base_url
-            if integration.is_connected and (credentials or moved):
-                integration_test_connection(actor=actor, integration=integration,
-                                            connector=connector)
-    except Exception:
-        integration.refresh_from_db()
-        raise
-    return integration
+# --- Links set by hand ----------------------------------------------------------------------
 
 
-@transaction.atomic
+def project_link_set(
+    *, actor: Membership, integration: Integration, project: Project,
+    remote_project_id: str | None = None, enabled: bool | None = None,
+    sync_only_approved: bool | None = None,
+) -> ProjectLink:
+    roles.require_mapping_editor(actor)
+    with transaction.atomic():
+        integration = access_integration(actor, integration.pk)
+        project = domain.project_get(membership=actor, project_id=project.pk)
+        link = ProjectLink.objects.select_for_update().filter(integration=integration,
+                                                              project=project).first()
+        before = _project_link_values(link)
+        if link is None:
+            if not remote_project_id:
+                raise ValidationError({"remote_project_id": "Give the remote job to link to."})
+            link = ProjectLink(organization_id=actor.organization_id, integration=integration,
+                               project=project, remote_project_id=remote_project_id)
+        if remote_project_id:
+            link.remote_project_id = remote_project_id
+        if enabled is not None:
+            link.enabled = enabled
+        if sync_only_approved is not None:
+            link.sync_only_approved = sync_only_approved
+        link.save()
+        changes = audit.changes_between(before, _project_link_values(link), {
+            "remote_project_id": "Remote job", "enabled": "Enabled",
+            "sync_only_approved": "Sync Only Approved Shifts"})
+        if changes:
+            audit.record(integration=integration, actor=actor.user,
+                         event=AuditEvent.PROJECT_LINK_SET, subject=str(project),
+                         changes=changes)
+    return link
+
+
+def _project_link_values(link: ProjectLink | None) -> dict[str, object]:
+    if link is None:
+        return {}
+    return {"remote_project_id": link.remote_project_id, "enabled": link.enabled,
+            "sync_only_approved": link.sync_only_approved}
+
+
+def worker_link_set(
+    *, actor: Membership, integration: Integration, worker: Worker, remote_worker_id: str
+) -> WorkerLink | None:
+    """Link a worker by hand (matching will not overwrite it); an empty id removes the link."""
+    roles.require_mapping_editor(actor)
+    with transaction.atomic():
+        worker = domain.worker_get(organization=actor.organization, worker_id=worker.pk)
+        return _manual_link(actor=actor, integration=integration, model=WorkerLink,
+                            ours=worker, field="worker", remote_id=remote_worker_id,
+                            event=AuditEvent.WORKER_LINK_SET)
+
+
 def cost_code_link_set(
     *, actor: Membership, integration: Integration, cost_code: CostCode, remote_cost_code_id: str
 ) -> CostCodeLink | None:
     """Link a cost code by hand (matching will not overwrite it); an empty id removes the link."""
-    return _manual_link(actor=actor, integration=integration, model=CostCodeLink,
-                        ours=cost_code, field="cost_code", remote_id=remote_cost_code_id)
+    roles.require_mapping_editor(actor)
+    with transaction.atomic():
+        cost_code = domain.cost_code_get(organization=actor.organization,
+                                         cost_code_id=cost_code.pk)
+        return _manual_link(actor=actor, integration=integration, model=CostCodeLink,
+                            ours=cost_code, field="cost_code", remote_id=remote_cost_code_id,
+                            event=AuditEvent.COST_CODE_LINK_SET)
+
+
+def _manual_link(
+    *, actor: Membership, integration: Integration, model: type[WorkerLink | CostCodeLink],
+    ours: Worker | CostCode, field: str, remote_id: str, event: str,
+) -> WorkerLink | CostCodeLink | None:
+    """The one write path of links set by hand (workers, cost codes). Call inside a
+    transaction, with `ours` read through the caller's organization."""
+    integration = access_integration(actor, integration.pk)
+    remote_field = f"remote_{field}_id"
+    existing = model.objects.select_for_update().filter(integration=integration,
+                                                        **{field: ours}).first()
+    before = _link_label(getattr(existing, remote_field, ""), getattr(existing, "matched_by", ""))
+    if not remote_id:
+        model.objects.filter(integration=integration, **{field: ours}).delete()
+        link = None
+    else:
+        link, _ = model.objects.update_or_create(
+            integration=integration, **{field: ours},
+            defaults={"organization_id": actor.organization_id, remote_field: remote_id,
+                      "matched_by": MatchField.MANUAL},
+        )
+    after = _link_label(remote_id, MatchField.MANUAL if remote_id else "")
+    if after != before:
+        audit.record(integration=integration, actor=actor.user, event=event,
+                     subject=str(ours), changes=[audit.Change("Linked to", before, after)])
+    return link
+
+
+def _link_label(remote_id: str, matched_by: str) -> str:
+    if not remote_id:
+        return "—"
+    if matched_by == MatchField.MANUAL:
+        return f"{remote_id} (by hand)"
+    return f"{remote_id} (matched by {MatchField(matched_by).label.lower()})"

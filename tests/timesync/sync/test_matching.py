@@ -1,12 +1,13 @@
 """Refreshing links: which Plexxis employee, job and cost code each of ours is. Workers by the
 integration's rule order (employee number, email, exact name by default), never guessing
 between two candidates, never overwriting a link set by hand; projects by number then name;
-cost codes by code."""
+cost codes by code then exact description (the rule the Mappings page suggests with too)."""
 
 from __future__ import annotations
 
 import pytest
 
+from connectors.base import TransientError
 from tests import factories
 from timesync.models import CostCodeLink, MatchField, ProjectLink, WorkerLink
 from timesync.sync import services as sync_services
@@ -269,3 +270,47 @@ def test_a_cost_code_unknown_to_plexxis_is_reported_and_not_linked(world):
     assert not CostCodeLink.objects.filter(integration=world.integration,
                                            cost_code=misc).exists()
     assert "99.999 Miscellaneous" in report.cost_codes_unmatched
+
+
+def test_a_cost_code_numbered_differently_is_linked_by_its_exact_description(world):
+    masonry = factories.CostCodeFactory(organization=world.project.organization, code="4200",
+                                        name="Masonry  walls")
+    world.emulator.seed(cost_codes=[{"code": "04.200", "description": "MASONRY walls"}])
+
+    refresh(world)
+
+    link = CostCodeLink.objects.get(integration=world.integration, cost_code=masonry)
+    assert (link.remote_cost_code_id, link.matched_by) == ("04.200", MatchField.NAME)
+
+
+def test_a_cost_codes_code_wins_over_another_codes_description(world):
+    formwork = factories.CostCodeFactory(organization=world.project.organization,
+                                         code="03.300", name="Concrete Formwork")
+    world.emulator.seed(cost_codes=[{"code": "03.300", "description": "Slab on grade"}])
+
+    refresh(world)
+
+    link = CostCodeLink.objects.get(integration=world.integration, cost_code=formwork)
+    assert (link.remote_cost_code_id, link.matched_by) == ("03.300", MatchField.CODE)
+
+
+def test_two_remote_cost_codes_sharing_a_description_match_neither(world):
+    misc = factories.CostCodeFactory(organization=world.project.organization, code="99",
+                                     name="General labour")
+    world.emulator.seed(cost_codes=[{"code": "01.010", "description": "General labour"},
+                                    {"code": "02.010", "description": "General labour"}])
+
+    report = refresh(world)
+
+    assert not CostCodeLink.objects.filter(integration=world.integration,
+                                           cost_code=misc).exists()
+    assert "99 General labour" in report.cost_codes_unmatched
+
+
+def test_a_refresh_with_plexxis_down_changes_no_link(world):
+    world.emulator.stop()
+
+    with pytest.raises(TransientError):
+        refresh(world)
+
+    assert link_of(world, world.workers["ana"]) == ("1001", MatchField.EMPLOYEE_NUMBER)

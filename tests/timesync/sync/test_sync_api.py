@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 
 from tests import factories
+from timesync import crypto
 from timesync.models import (
     CostCodeLink,
     ExternalRecord,
@@ -59,6 +60,7 @@ def start(client, world, project=None, day: date = WORK_DATE):
 
 
 def test_creating_an_integration_never_returns_its_credentials(api, world):
+    world.emulator.api_key = SECRET  # the key Plexxis accepts: the connection test passes
     response = api(world.admin).post(integrations_url(world), {
         "kind": "plexxis", "name": "Plexxis Head Office",
         "settings": {"base_url": world.emulator.base_url}, "credentials": {"api_key": SECRET},
@@ -74,6 +76,7 @@ def test_creating_an_integration_never_returns_its_credentials(api, world):
 
 
 def test_an_integrations_credentials_are_not_stored_in_plain_text(api, world):
+    world.emulator.api_key = SECRET
     response = api(world.admin).post(integrations_url(world), {
         "kind": "plexxis", "name": "Plexxis Head Office",
         "settings": {"base_url": world.emulator.base_url}, "credentials": {"api_key": SECRET},
@@ -404,11 +407,12 @@ def test_disconnect_is_for_admins(api, world):
     assert WorkerLink.objects.filter(integration=world.integration).exists()
 
 
-def test_a_run_of_a_disconnected_integration_is_refused_saying_so(api, world):
+def test_a_run_of_a_disconnected_integration_answers_409_saying_to_connect_it_again(api, world):
     api(world.admin).post(url(world, "disconnect/"))
     response = start(api(world.payroll), world)
-    assert response.status_code == 400
-    assert "disconnected" in str(response.json())
+    assert response.status_code == 409, response.content
+    assert "connect it again first" in response.json()["detail"]
+    assert response.json()["code"] == "integration_disconnected"
     assert not SyncRun.objects.exists()
 
 
@@ -419,3 +423,145 @@ def test_a_disconnected_integration_can_be_connected_again_with_new_credentials(
     response = api(world.admin).patch(url(world), {"credentials": {"api_key": API_KEY}})
     assert response.status_code == 200, response.content
     assert response.json()["is_connected"] is True
+
+
+# --- A remote's fault answers readable JSON, never a 500 ------------------------------------
+
+
+def test_refresh_links_with_plexxis_down_answers_503_with_the_reason(api, world):
+    world.emulator.stop()
+
+    response = api(world.admin).post(url(world, "refresh-links/"))
+
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "remote_unavailable"
+    assert "Could not reach Plexxis" in response.json()["detail"]
+
+
+def test_refresh_links_that_plexxis_asks_to_retry_later_answers_503_with_retry_after(api, world):
+    world.emulator.inject("rate_limit", seconds=30, count=None)
+
+    response = api(world.admin).post(url(world, "refresh-links/"))
+
+    assert response.status_code == 503, response.content
+    assert 25 <= int(response["Retry-After"]) <= 30
+    assert "429" in response.json()["detail"]
+
+
+def test_refresh_links_with_the_key_refused_answers_502_saying_plexxis_refused_it(api, world):
+    world.emulator.api_key = "rotated-in-plexxis"
+
+    response = api(world.admin).post(url(world, "refresh-links/"))
+
+    assert response.status_code == 502, response.content
+    assert response.json()["code"] == "remote_refused"
+    assert "Plexxis refused the API key (401)" in response.json()["detail"]
+
+
+def test_refresh_links_of_a_disconnected_integration_answers_409(api, world):
+    api(world.admin).post(url(world, "disconnect/"))
+    before = world.emulator.request_count()
+
+    response = api(world.admin).post(url(world, "refresh-links/"))
+
+    assert response.status_code == 409, response.content
+    assert "connect it again first" in response.json()["detail"]
+    assert world.emulator.request_count() == before
+
+
+def test_test_connection_answers_200_when_the_key_works(api, world):
+    response = api(world.admin).post(url(world, "test-connection/"))
+
+    assert response.status_code == 200, response.content
+    assert "the address and the credentials work" in response.json()["detail"]
+
+
+def test_test_connection_with_plexxis_down_answers_503(api, world):
+    world.emulator.stop()
+    response = api(world.admin).post(url(world, "test-connection/"))
+    assert response.status_code == 503, response.content
+    assert "Could not reach Plexxis" in response.json()["detail"]
+
+
+def test_test_connection_with_the_key_refused_answers_502(api, world):
+    world.emulator.api_key = "rotated-in-plexxis"
+    response = api(world.admin).post(url(world, "test-connection/"))
+    assert response.status_code == 502, response.content
+    assert "Plexxis refused the API key (401)" in response.json()["detail"]
+
+
+def test_test_connection_of_a_disconnected_integration_answers_409(api, world):
+    api(world.admin).post(url(world, "disconnect/"))
+    response = api(world.admin).post(url(world, "test-connection/"))
+    assert response.status_code == 409, response.content
+    assert "connect it again first" in response.json()["detail"]
+
+
+def test_test_connection_is_for_admins(api, world):
+    assert api(world.payroll).post(url(world, "test-connection/")).status_code == 403
+
+
+def test_runs_of_a_disconnected_integration_are_still_listed(api, world, three_runs):
+    api(world.admin).post(url(world, "disconnect/"))
+    assert len(rows(api(world.payroll).get(url(world, "runs/")))) == 3
+
+
+# --- Connecting and configuring through the API test the remote first -----------------------
+
+
+def test_connecting_with_a_key_plexxis_refuses_answers_502_and_creates_nothing(api, world):
+    response = api(world.admin).post(integrations_url(world), {
+        "kind": "plexxis", "name": "Plexxis Head Office",
+        "settings": {"base_url": world.emulator.base_url}, "credentials": {"api_key": SECRET},
+    }, format="json")
+
+    assert response.status_code == 502, response.content
+    assert "Plexxis refused the API key (401)" in response.json()["detail"]
+    assert not Integration.objects.filter(name="Plexxis Head Office").exists()
+
+
+def test_connecting_without_credentials_names_the_field(api, world):
+    response = api(world.admin).post(integrations_url(world), {
+        "kind": "plexxis", "name": "Plexxis Head Office",
+        "settings": {"base_url": world.emulator.base_url},
+    }, format="json")
+    assert response.status_code == 400, response.content
+    assert "credentials" in response.json()
+
+
+def test_a_new_key_through_the_api_that_plexxis_refuses_changes_nothing(api, world):
+    response = api(world.admin).patch(url(world), {"name": "Renamed",
+                                                   "credentials": {"api_key": "wrong"}},
+                                      format="json")
+
+    assert response.status_code == 502, response.content
+    world.integration.refresh_from_db()
+    assert world.integration.name == "Plexxis V2"
+    assert crypto.decrypt_json(world.integration.credentials_encrypted)["api_key"] == API_KEY
+
+
+def test_a_new_address_through_the_api_that_does_not_answer_changes_nothing(api, world):
+    response = api(world.admin).patch(
+        url(world), {"settings": {"base_url": "http://127.0.0.1:9/api/v1"}}, format="json")
+
+    assert response.status_code == 503, response.content
+    world.integration.refresh_from_db()
+    assert world.integration.settings["base_url"] == world.emulator.base_url
+
+
+def test_a_change_without_address_or_key_through_the_api_does_not_ask_plexxis(api, world):
+    before = world.emulator.request_count()
+
+    response = api(world.admin).patch(url(world), {"schedule_enabled": True}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["schedule_enabled"] is True
+    assert world.emulator.request_count() == before
+
+
+def test_another_organizations_integration_is_404_on_refresh_links(api, world):
+    outsider = factories.MembershipFactory(role=Role.ADMIN)
+    response = api(outsider).post(
+        f"/api/v1/orgs/{outsider.organization.slug}/integrations/{world.integration.pk}"
+        "/refresh-links/")
+    assert response.status_code == 404
