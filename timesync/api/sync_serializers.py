@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from timesync.api.serializers import ScopedPrimaryKeyField
@@ -16,6 +17,14 @@ from timesync.models import (
     SyncState,
     WorkerLink,
 )
+from timesync.sync.catalog import catalog_status
+
+
+class CatalogStatusSerializer(serializers.Serializer):
+    fetched_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the remote's lists held now were read; null: never.")
+    fetching = serializers.BooleanField(help_text="A fetch is queued or running.")
+    error = serializers.CharField(help_text="Why the last fetch failed; empty when it did not.")
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
@@ -24,6 +33,9 @@ class IntegrationSerializer(serializers.ModelSerializer):
         help_text="Secrets (e.g. {\"api_key\": \"...\"}); stored encrypted, never returned.",
     )
     has_credentials = serializers.SerializerMethodField()
+    catalog = serializers.SerializerMethodField(
+        help_text="How current the remote's workers, projects and cost codes (matching reads "
+                  "them) are.")
     worker_matching = serializers.ListField(
         child=serializers.ChoiceField(choices=[MatchField.EMPLOYEE_NUMBER, MatchField.EMAIL,
                                                MatchField.NAME]),
@@ -33,12 +45,17 @@ class IntegrationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Integration
         fields = ["id", "kind", "name", "is_connected", "settings", "credentials",
-                  "has_credentials", "worker_matching", "hours_rounding", "schedule_enabled",
-                  "schedule_time", "schedule_days_back", "created_at", "updated_at"]
+                  "has_credentials", "catalog", "worker_matching", "hours_rounding",
+                  "schedule_enabled", "schedule_time", "schedule_days_back", "created_at",
+                  "updated_at"]
         read_only_fields = ["is_connected", "created_at", "updated_at"]
 
     def get_has_credentials(self, integration: Integration) -> bool:
         return bool(integration.credentials_encrypted)
+
+    @extend_schema_field(CatalogStatusSerializer)
+    def get_catalog(self, integration: Integration) -> dict[str, Any]:
+        return CatalogStatusSerializer(catalog_status(integration=integration)).data
 
     def validate_kind(self, value: str) -> str:
         if self.instance is not None and value != self.instance.kind:

@@ -261,8 +261,12 @@ def _items(
 
 
 def _summary(lists: CatalogLists, report: MatchReport) -> str:
-    unmatched = (len(report.workers_unmatched), len(report.projects_unmatched),
-                 len(report.cost_codes_unmatched))
-    return (f"Read {len(lists.workers)} employees, {len(lists.projects)} jobs and "
-            f"{len(lists.cost_codes)} cost codes. Not matched: {unmatched[0]} workers, "
-            f"{unmatched[1]} projects, {unmatched[2]} cost codes.")
+    return (f"Read {_count(lists.workers, 'employee')}, {_count(lists.projects, 'job')} and "
+            f"{_count(lists.cost_codes, 'cost code')}. Not matched: "
+            f"{_count(report.workers_unmatched, 'worker')}, "
+            f"{_count(report.projects_unmatched, 'project')}, "
+            f"{_count(report.cost_codes_unmatched, 'cost code')}.")
+
+
+def _count(items: list, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"

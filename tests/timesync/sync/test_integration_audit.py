@@ -118,7 +118,8 @@ def test_a_refresh_by_hand_is_recorded_with_who_asked(world):
 
     newest = entries(world, AuditEvent.CATALOG_REFRESHED)[0]
     assert newest.actor == world.admin.user
-    assert newest.note.startswith("Read 2 employees, 2 jobs and 1 cost codes.")
+    assert newest.note == ("Read 2 employees, 2 jobs and 1 cost code. Not matched: 1 worker, "
+                           "0 projects, 0 cost codes.")
 
 
 def test_a_refused_change_leaves_no_entry(world):

@@ -565,3 +565,10 @@ def test_another_organizations_integration_is_404_on_refresh_links(api, world):
         f"/api/v1/orgs/{outsider.organization.slug}/integrations/{world.integration.pk}"
         "/refresh-links/")
     assert response.status_code == 404
+
+
+def test_an_integration_says_how_current_its_catalog_is(api, world):
+    body = api(world.payroll).get(url(world)).json()
+
+    assert body["catalog"]["fetched_at"] is not None
+    assert (body["catalog"]["fetching"], body["catalog"]["error"]) == (False, "")
