@@ -168,8 +168,7 @@ def test_a_storm_of_429_is_waited_out_as_the_remote_asks(world):
         execution = push.sync_run_execute(run_id=run.pk)
         if execution.retry_in is None:
             break
-        delays.append(execution.retry_in)
-        threading.Event().wait(execution.retry_in)
+        delays.append(execution.retry_in)  # delivered again at once: an early delivery
     run.refresh_from_db()
     assert run.state == SyncState.SUCCEEDED
     assert len(delays) == 4
