@@ -283,6 +283,38 @@ def test_server_error_on_a_read_is_retried_and_succeeds(plexxis, plexxis_emulato
     assert [logged.status for logged in plexxis_emulator.request_log()] == [500, 200]
 
 
+def test_a_read_told_to_come_back_later_is_not_slept_on_inside_the_call(
+    plexxis, plexxis_emulator
+):
+    plexxis_emulator.inject("server_error", method="GET", status=503, retry_after=300)
+
+    with pytest.raises(TransientError) as caught:
+        plexxis.list_workers()
+
+    # One request, and the wait handed to the engine: it reschedules the run instead of a
+    # worker sleeping five minutes in a socket while its heartbeat goes quiet.
+    assert plexxis_emulator.request_count("GET") == 1
+    assert caught.value.retry_after == pytest.approx(300, abs=1)
+
+
+def test_a_rate_limited_write_is_known_not_to_have_been_applied(plexxis, plexxis_emulator):
+    plexxis_emulator.inject("rate_limit", method="POST", seconds=1)
+
+    with pytest.raises(TransientError) as caught:
+        plexxis.create_entry(make_entry())
+
+    assert caught.value.maybe_applied is False
+
+
+def test_a_remote_that_refuses_the_connection_applied_nothing(plexxis_emulator):
+    unreachable = PlexxisConnector("http://127.0.0.1:9/api/v1", "key")
+
+    with pytest.raises(TransientError) as caught:
+        unreachable.create_entry(make_entry())
+
+    assert caught.value.maybe_applied is False
+
+
 def test_timeout_is_a_transient_error_and_writes_nothing(plexxis, plexxis_emulator):
     plexxis_emulator.inject("timeout", method="POST", seconds=1.5)
 
