@@ -148,6 +148,10 @@ def catalog_fetch(
     except ConnectorError as error:
         _fetch_failed(integration, str(error))
         raise
+    except BaseException:
+        # A bug, or the task's time limit: the page must not show the fetch running for good.
+        _fetch_failed(integration, "The fetch stopped before it finished; try again.")
+        raise
     return catalog_replace(integration=integration, **lists, fetched_at=started_at,
                            requested_by=requested_by or queued_by)
 

@@ -3,9 +3,11 @@ replaced in one short transaction, and the only thing matching reads."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from connectors.base import RemoteWorker, TransientError
@@ -163,3 +165,52 @@ def test_disconnecting_forgets_the_remotes_lists(world):
     sync_services.integration_disconnect(actor=world.admin, integration=world.integration)
     assert held(world) == []
     assert catalog.catalog_status(integration=world.integration).never_fetched
+
+
+def test_a_fetch_that_stops_unexpectedly_is_not_shown_running_for_good(world):
+    class Broken(Exception):
+        pass
+
+    class BrokenConnector:
+        def list_workers(self):
+            raise Broken
+
+        def close(self):
+            pass
+
+    with pytest.raises(Broken):
+        catalog.catalog_fetch(integration_id=world.integration.pk, connector=BrokenConnector())
+
+    status = catalog.catalog_status(integration=world.integration)
+    assert not status.fetching
+    assert "stopped before it finished" in status.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_fetches_landing_at_once_leave_the_newer_lists(world):
+    older, newer = timezone.now(), timezone.now() + timedelta(seconds=1)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def land(fetched_at, code: str) -> None:
+        try:
+            barrier.wait()
+            catalog.catalog_replace(
+                integration=world.integration,
+                workers=[RemoteWorker(remote_id=code, name=f"Worker {code}")], projects=[],
+                cost_codes=[], time_types=[], fetched_at=fetched_at)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=land, args=(newer, "NEW")),
+               threading.Thread(target=land, args=(older, "OLD"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert held(world) == ["NEW"]
+    assert ReferenceCatalog.objects.get(integration=world.integration).fetched_at == newer
