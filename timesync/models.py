@@ -784,6 +784,12 @@ class ExternalRecord(models.Model):
     # When the write in flight (a pending state) was sent: its outcome may still change on the
     # remote until the remote's longest request lifetime has passed since then.
     attempt_started_at = models.DateTimeField(null=True, blank=True)
+    # The run and operation that last wrote it: a write completed by an attempt that lost its
+    # run before logging it is still told in that run's log by the attempt that finishes it.
+    last_run = models.ForeignKey(
+        "SyncRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_op = models.CharField(max_length=10, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -20,12 +20,21 @@ from connectors.base import PermanentError, RemoteEntry
 from timesync.models import ExternalRecord, RecordState, SyncLogEntry, SyncOutcome, SyncRun
 from timesync.sync import ledger, runs
 from timesync.sync.ledger import Conflict, OpKind, OpResult, RemoteOp, ResultKind
-from timesync.sync.planning import Action, Plan, PlanItem, build_plan, key_prefix, key_shift_id
+from timesync.sync.planning import (
+    Action,
+    Plan,
+    PlanItem,
+    build_plan,
+    key_prefix,
+    key_shift_id,
+    why_not_eligible,
+)
 from timesync.sync.runs import Fence
 
 logger = logging.getLogger(__name__)
 
 HOURS = Decimal("0.01")
+_EARLIER_ATTEMPT = "Sent by an earlier attempt of this run, stopped before it could log it."
 
 
 @dataclass
@@ -75,6 +84,22 @@ class RunEngine:
             raise PermanentError(self.plan.error)
         self.cursor = 0
         self.settle_in = 0.0
+        self._log_deletes_of_lost_attempts()
+
+    def _log_deletes_of_lost_attempts(self) -> None:
+        """A delete this run completed in an attempt that lost the run before logging it: the
+        record is gone from the plan, but the run's log still tells it."""
+        for record in ExternalRecord.objects.filter(
+            integration=self.run.integration, project=self.run.project,
+            work_date=self.run.work_date, state=RecordState.DELETED, last_run=self.run,
+            last_op=OpKind.DELETE,
+        ).exclude(shift_id__in=self.logged).select_related("shift__worker"):
+            item = PlanItem(action=Action.DELETE, worker=record.shift.worker,
+                            shift=record.shift, hours=record.hours, record=record,
+                            reason=why_not_eligible(record.shift, self.plan.link,
+                                                    self.run.work_date))
+            self._log(item, SyncOutcome.DELETED, remote_id=record.remote_id,
+                      message=f"{item.reason} {_EARLIER_ATTEMPT}")
 
     def _step(self, item: PlanItem) -> RemoteOp | None:
         record = item.record
@@ -91,6 +116,11 @@ class RunEngine:
             if item.shift.pk in self.adopted:  # the create went through; its reply was lost
                 self._log(item, SyncOutcome.CREATED, remote_id=record.remote_id,
                           message="Confirmed in the remote after a lost reply.")
+            elif record.last_run_id == self.run.pk and record.last_op in (OpKind.CREATE,
+                                                                            OpKind.UPDATE):
+                outcome = (SyncOutcome.CREATED if record.last_op == OpKind.CREATE
+                           else SyncOutcome.UPDATED)
+                self._log(item, outcome, remote_id=record.remote_id, message=_EARLIER_ATTEMPT)
             else:
                 self._log(item, SyncOutcome.UNCHANGED, remote_id=record.remote_id)
             return None

@@ -121,7 +121,8 @@ def op_begin_create(
     now = timezone.now()
     where = {"project": project, "remote_project_id": entry.project_remote_id,
              "work_date": entry.work_date, "shift_version": shift.version,
-             "hours": entry.hours, "payload_hash": entry.payload_hash()}
+             "hours": entry.hours, "payload_hash": entry.payload_hash(),
+             "last_run_id": fence.run_id, "last_op": OpKind.CREATE}
     with transaction.atomic():
         runs.heartbeat(fence)
         if record is None:
@@ -154,7 +155,8 @@ def op_begin_update(*, fence: Fence, record: ExternalRecord, entry: TimecardEntr
     with transaction.atomic():
         runs.heartbeat(fence)
         revision = _cas(record.pk, record.revision, state=RecordState.PENDING_UPDATE,
-                        attempt_started_at=timezone.now())
+                        attempt_started_at=timezone.now(), last_run_id=fence.run_id,
+                        last_op=OpKind.UPDATE)
     return RemoteOp(kind=OpKind.UPDATE, record_id=record.pk, revision=revision,
                     shift_id=record.shift_id, idempotency_key=record.idempotency_key,
                     remote_id=record.remote_id, entry=entry,
@@ -166,7 +168,8 @@ def op_begin_delete(*, fence: Fence, record: ExternalRecord) -> RemoteOp:
     with transaction.atomic():
         runs.heartbeat(fence)
         revision = _cas(record.pk, record.revision, state=RecordState.PENDING_DELETE,
-                        attempt_started_at=timezone.now())
+                        attempt_started_at=timezone.now(), last_run_id=fence.run_id,
+                        last_op=OpKind.DELETE)
     return RemoteOp(kind=OpKind.DELETE, record_id=record.pk, revision=revision,
                     shift_id=record.shift_id, idempotency_key=record.idempotency_key,
                     remote_id=record.remote_id, project_remote_id=record.remote_project_id,

@@ -136,3 +136,38 @@ def test_two_runs_reaching_the_same_record_never_write_over_each_other(world):
     with pytest.raises(ledger.Conflict):
         ledger.op_begin_delete(fence=fence, record=stale_copy)
     assert ExternalRecord.objects.get(shift=shift).revision == stale_copy.revision + 1
+
+
+def test_a_write_completed_by_a_worker_that_lost_its_run_is_still_in_the_runs_log(
+    world, settings
+):
+    settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS = 60
+    world.shift("ana")
+    run = world.start_run()
+    frozen_connector = connector_for(world.integration)
+    sent, wake_up = threading.Event(), threading.Event()
+    original_create = frozen_connector.create_entry
+
+    def freeze_after_sending(entry):
+        created = original_create(entry)
+        sent.set()
+        assert wake_up.wait(timeout=60)  # frozen between the remote's answer and our record
+        return created
+
+    frozen_connector.create_entry = freeze_after_sending
+    frozen = in_thread(push.sync_run_execute, run_id=run.pk, connector=frozen_connector)
+    assert sent.wait(timeout=30)
+
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    takeover = push.sync_run_execute(run_id=run.pk)
+    assert takeover.retry_in > 50  # the write in flight may still land: it waits, sends nothing
+    wake_up.set()
+    frozen.join(timeout=60)
+
+    finished = run_to_completion(run.pk)
+    assert finished.state == SyncState.SUCCEEDED
+    assert finished.created_count == 1
+    assert len(world.remote_entries()) == 1
+    line = SyncLogEntry.objects.get(run=run)
+    assert line.outcome == "created"
+    assert line.remote_id == world.remote_entries()[0]["id"]
