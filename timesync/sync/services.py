@@ -108,6 +108,7 @@ def _new_integration(
         credentials_encrypted=crypto.encrypt_json(credentials) if credentials else "",
     )
     _validate(integration)
+    _check_address(integration.settings)
     return integration
 
 
@@ -141,6 +142,7 @@ def integration_reconfigure(
     current = access_integration(actor, integration.pk)
     roles.require_integration_manager(actor)
     after = _changed(current, changes)  # invalid input is refused before the remote is asked
+    _check_address(changes.settings)
     moved = _base_url(after) != _base_url(current)
     if after.is_connected and (changes.credentials or moved):
         _test_connection(after, connector)
@@ -165,6 +167,7 @@ def integration_update(
 
 def _update(actor: Membership, integration: Integration, changes: IntegrationChanges
             ) -> Integration:
+    _check_address(changes.settings)
     with transaction.atomic():
         current = access_integration(actor, integration.pk, for_update=True)
         roles.require_integration_manager(actor)
@@ -200,18 +203,24 @@ def _changed(current: Integration, changes: IntegrationChanges) -> Integration:
 
 
 def _validate(integration: Integration) -> None:
+    """Everything but the address (see `_check_address`)."""
     taken = Integration.objects.filter(organization_id=integration.organization_id,
                                        name=integration.name).exclude(pk=integration.pk)
     if integration.name and taken.exists():
         raise ValidationError({"name": _name_taken(integration.name)})
-    base_url = _base_url(integration)
+    integration.full_clean(exclude=["organization"], validate_constraints=False)
+
+
+def _check_address(settings: dict | None) -> None:
+    """Refuse an address inside our network before anything calls it. It resolves the host
+    name (DNS, a remote call of its own): never call it inside a transaction."""
+    base_url = (settings or {}).get("base_url")
     if base_url:
         try:
             check_remote_url(base_url, allowed_private_hosts=django_settings
                              .CONNECTOR_PRIVATE_HOSTS_ALLOWED)
         except ValueError as error:
             raise ValidationError({"base_url": str(error)}) from error
-    integration.full_clean(exclude=["organization"], validate_constraints=False)
 
 
 def _name_taken(name: str) -> str:

@@ -59,6 +59,16 @@ def test_an_address_inside_our_network_is_refused(world, settings):
     assert "private address" in error.value.message_dict["base_url"][0]
 
 
+def test_an_address_inside_our_network_is_refused_before_it_is_tested(world, settings):
+    settings.CONNECTOR_PRIVATE_HOSTS_ALLOWED = []
+    with pytest.raises(ValidationError) as error:  # not a connection error: nothing was called
+        sync_services.integration_reconfigure(
+            actor=world.admin, integration=world.integration,
+            changes=sync_services.IntegrationChanges(
+                settings={"base_url": "https://10.1.2.3/api/v1"}))
+    assert "private address" in error.value.message_dict["base_url"][0]
+
+
 def test_integration_update_takes_named_changes_only(world):
     # The old `**fields` would setattr anything, the organization included.
     other = factories.OrganizationFactory()
