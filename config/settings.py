@@ -7,6 +7,7 @@ writes a `.env` with DEBUG on and fresh development secrets, so the embedded dem
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -227,8 +228,31 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=10 
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=12 * 60)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker restart must never end the worker: keep reconnecting for as long as it takes (by
+# default Celery gives up after 100 attempts and the worker exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Said explicitly (Celery 5 warns until it is, and 6.0 flips the default). A sync that lost the
+# broker keeps going: it needs only the database and the remote, and when its message comes back
+# the run is already finished, so the late delivery does nothing. Cancelling it would throw the
+# work away and leave the run to recovery once its heartbeat goes stale.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
+# Queues by concern, so a slow remote never delays an invitation email and a catalog fetch never
+# delays a payroll admin's sync. Every queue is declared, so a worker started without -Q consumes
+# all of them (run_local, the test workers); docker-compose.yml runs a worker per queue.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name)
+                      for name in ("sync", "reference", "mail")]
+# An unrouted task still runs: the sync workers are always there.
+CELERY_TASK_DEFAULT_QUEUE = "sync"
+CELERY_TASK_ROUTES = {
+    "timesync.tasks.execute_sync_run": {"queue": "sync"},
+    "timesync.tasks.recover_sync_runs": {"queue": "sync"},
+    "timesync.tasks.start_scheduled_syncs": {"queue": "sync"},
+    "timesync.tasks.fetch_reference_catalog": {"queue": "reference"},
+    "timesync.tasks.send_invitation_email": {"queue": "mail"},
+    "timesync.tasks.send_sync_failure_email": {"queue": "mail"},
+}
 
 # --- Sync engine ----------------------------------------------------------------------------
 # A running run that has not beaten its heart for this long lost its worker: it is re-enqueued.

@@ -17,7 +17,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from playwright.sync_api import Page, expect
 
-from config.celery import app
+from config.celery import all_queues, app
 from tests.browser.helpers import ARTIFACTS
 from tests.dashboard.helpers import PASSWORD
 from tests.timesync.sync.conftest import emulator as emulator
@@ -71,7 +71,8 @@ def _browser_defaults(page: Page, live_server) -> Iterator[None]:
 
 @pytest.fixture
 def celery_worker(live_server) -> Iterator[object]:
-    """A real Celery worker in a thread, consuming the test Redis, for the test's duration.
+    """A real Celery worker in a thread, consuming every queue of the test Redis, for the
+    test's duration.
 
     It shares the process (so Django settings changed with the `settings` fixture apply to it)
     and the test database, where the live server's requests commit. Messages left in the
@@ -79,7 +80,7 @@ def celery_worker(live_server) -> Iterator[object]:
     """
     app.control.purge()
     with start_worker(app, perform_ping_check=False, loglevel="WARNING",
-                      shutdown_timeout=10) as worker:
+                      shutdown_timeout=10, queues=all_queues()) as worker:
         yield worker
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from config.celery import app
+from config.celery import all_queues, app
 from tests import factories
 from timesync import services
 from timesync.models import SyncRun, SyncState
@@ -41,8 +41,9 @@ def start_worker(log: Path, stale_seconds: int) -> subprocess.Popen:
         # The emulator's latency here is 150 ms: a write it holds lands well within 2 s.
         "SYNC_REMOTE_REQUEST_LIFETIME_SECONDS": "2",
     }
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - our interpreter and fixed arguments
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+         "--queues", ",".join(all_queues()),
          "--loglevel", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
