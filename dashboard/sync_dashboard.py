@@ -4,25 +4,23 @@ day; clicking a cell previews the sync in a dialog, confirming starts it, and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import date, timedelta
-from decimal import Decimal
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from connectors.base import PermanentError
+from dashboard import sync_grid
 from dashboard.tenancy import organization_view
 from timesync import roles, selectors
-from timesync.models import Integration, Membership, Project, ProjectLink, SyncTrigger
+from timesync.models import Integration, Membership, Project, SyncTrigger
 from timesync.sync import runs as sync_runs
 from timesync.sync import selectors as sync_selectors
 from timesync.sync.selectors import Cell, CellStatus
@@ -30,19 +28,12 @@ from timesync.sync.selectors import Cell, CellStatus
 POLL_SECONDS = 2
 
 
-@dataclass
-class Row:
-    project: Project
-    cells: list[Cell]
-    linked: bool = True
-
-
-def _week(request: HttpRequest, organization_time_zone: str) -> list[date]:
+def _week(request: HttpRequest) -> list[date]:
     try:
         day = date.fromisoformat(request.GET.get("week", ""))
     except ValueError:
-        day = timezone.localdate(timezone=ZoneInfo(organization_time_zone))
-    return sync_selectors.week_of(day)
+        day = None
+    return sync_selectors.sync_week(organization=request.organization, day=day)
 
 
 def _integration(request: HttpRequest, integration_id: int) -> Integration:
@@ -59,49 +50,66 @@ def _can_sync(membership: Membership) -> bool:
 @require_GET
 def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
-    week = _week(request, request.organization.time_zone)
+    week = _week(request)
     search = request.GET.get("q", "").strip()
     move = request.GET.get("go")
     if move in ("previous", "next", "today"):
         # The week picker's buttons submit the toolbar form, so a search typed since the page
         # loaded goes along; answer with the canonical, bookmarkable address.
         if move == "today":
-            monday = sync_selectors.week_of(
-                timezone.localdate(timezone=ZoneInfo(request.organization.time_zone)))[0]
+            monday = sync_selectors.sync_week(organization=request.organization)[0]
         else:
             monday = week[0] + timedelta(days=-7 if move == "previous" else 7)
-        query = urlencode({"week": monday.isoformat(), **({"q": search} if search else {})})
-        return redirect(f"{request.path}?{query}")
-    projects = selectors.project_list(membership=request.membership, active=True)
-    if search:
-        projects = projects.filter(Q(name__icontains=search) | Q(code__icontains=search))
-    projects = list(projects.order_by("name"))
-    cells = sync_selectors.sync_cells(integration=integration,
-                                      project_ids=[p.pk for p in projects], dates=week)
-    linked = set(ProjectLink.objects.filter(integration=integration, enabled=True,
-                                            project__in=projects)
-                 .values_list("project_id", flat=True))
-    rows = [Row(project=p, cells=[cells[(p.pk, day)] for day in week], linked=p.pk in linked)
-            for p in projects]
-    totals = [
-        {"workers": sum(row.cells[i].workers for row in rows),
-         "hours": sum((row.cells[i].hours for row in rows), Decimal("0.00"))}
-        for i in range(len(week))
-    ]
+        return redirect(_address(request.path, week=monday, search=search,
+                                 page=request.GET.get("page")))
+    # Rows are paged past settings.SYNC_DASHBOARD_PAGE_SIZE projects: the page's cost grows
+    # with its rows, and nobody reads a thousand rows at once.
+    grid = sync_selectors.sync_grid(
+        membership=request.membership, integration=integration, dates=week, search=search,
+        page_number=request.GET.get("page"), page_size=settings.SYNC_DASHBOARD_PAGE_SIZE,
+    )
+    page, can_sync = grid.page, _can_sync(request.membership)
+    project_url = reverse("project_detail", kwargs={
+        "organization_slug": request.organization.slug, "project_id": 0})
     context = {
-        "integration": integration, "week": week, "rows": rows, "totals": totals,
-        "search": search, "can_sync": _can_sync(request.membership),
-        "previous_week": week[0] - timedelta(days=7), "next_week": week[0] + timedelta(days=7),
-        "active_projects": _active_projects(cells.values()), "poll_seconds": POLL_SECONDS,
-        "today": timezone.localdate(timezone=ZoneInfo(request.organization.time_zone)),
+        "integration": integration, "week": week, "search": search, "can_sync": can_sync,
+        "grid_rows": sync_grid.grid_rows(
+            projects=page.object_list, week=week, cells=grid.cells, can_sync=can_sync,
+            project_url=project_url,
+            not_linked_title=(f"Syncing this project fails until it is linked to a "
+                              f"{integration.get_kind_display()} job"),
+        ),
+        "has_rows": bool(page.object_list),
+        "totals": sync_grid.day_totals(projects=page.object_list, week=week, cells=grid.cells),
+        "page": page, "paged": page.paginator.num_pages > 1,
+        "previous_page_url": _address(request.path, week=week[0], search=search,
+                                      page=page.previous_page_number())
+        if page.has_previous() else "",
+        "next_page_url": _address(request.path, week=week[0], search=search,
+                                  page=page.next_page_number())
+        if page.has_next() else "",
+        "active_projects": _active_projects(grid.cells.values()),
+        "poll_seconds": POLL_SECONDS,
+        "today": sync_selectors.organization_today(request.organization),
         "preview_url": _preview_url(request, integration),
+        "none_title": sync_grid.NONE_TITLE,
     }
     template = "dashboard/sync/grid.html" if request.htmx and request.htmx.target == "grid" \
         else "dashboard/sync/dashboard.html"
     return render(request, template, context)
 
 
-def _active_projects(cells) -> list[int]:
+def _address(path: str, *, week: date, search: str, page: int | str | None) -> str:
+    """The dashboard's canonical address: the week, the search and the page in the URL."""
+    query = {"week": week.isoformat()}
+    if search:
+        query["q"] = search
+    if page and str(page) != "1":
+        query["page"] = str(page)
+    return f"{path}?{urlencode(query)}"
+
+
+def _active_projects(cells: Iterable[Cell]) -> list[int]:
     return sorted({c.project_id for c in cells if c.status == CellStatus.IN_PROGRESS})
 
 
@@ -172,7 +180,7 @@ def sync_run_status(request: HttpRequest, integration_id: int, run_id: int) -> H
 @require_GET
 def sync_poll(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
-    week = _week(request, request.organization.time_zone)
+    week = _week(request)
     try:
         wanted = {int(p) for p in request.GET.get("projects", "").split(",") if p}
     except ValueError:
@@ -187,10 +195,10 @@ def _cells_response(request: HttpRequest, integration: Integration, project_ids:
     cells = sync_selectors.sync_cells(integration=integration, project_ids=project_ids,
                                       dates=week)
     return render(request, "dashboard/sync/_cells_update.html", {
-        "integration": integration, "cells": list(cells.values()), "week": week,
+        "integration": integration, "week": week,
+        "cells_html": sync_grid.oob_cells(cells.values(),
+                                          can_sync=_can_sync(request.membership)),
         "active_projects": _active_projects(cells.values()), "poll_seconds": POLL_SECONDS,
-        "can_sync": _can_sync(request.membership),
-        "preview_url": _preview_url(request, integration),
     })
 
 

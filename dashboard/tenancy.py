@@ -27,7 +27,10 @@ def organization_view(view: View) -> View:
         )
         request.membership = membership
         request.organization = membership.organization
-        request.session[LAST_ORGANIZATION_KEY] = organization_slug
+        # Assigning marks the session modified, and a modified session is written back (an
+        # UPDATE in a transaction) on every response: only a change of organization writes.
+        if request.session.get(LAST_ORGANIZATION_KEY) != organization_slug:
+            request.session[LAST_ORGANIZATION_KEY] = organization_slug
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -260,3 +260,11 @@ def test_keyboard_tab_reaches_a_cell_enter_opens_the_dialog_escape_closes_it(
     expect(button).to_be_focused()
     assert not SyncRun.objects.exists()
 
+
+
+def test_a_dash_says_no_timesheet_data_when_pointed_at(world, sign_in, live_server):
+    page = sign_in(world.payroll)
+    page.goto(dashboard_url(live_server, world, WORK_DATE))
+    dash = cell(page, world.project, WORK_DATE).locator(".cell-body")
+    dash.hover()
+    expect(dash).to_have_attribute("title", "No timesheet data")

@@ -107,6 +107,7 @@ def _queries_for_dashboard(world, client, first: int, last: int) -> int:
         world.shift("ana", project=project, start_hour=(n // 5) % 24, hours=0.75,
                     day=WORK_DATE.replace(day=1 + n % 5))
     client.force_login(world.payroll.user)
+    client.get(dashboard_url(world), {"week": WEEK})  # the first visit records the organization
     with CaptureQueriesContext(connection) as queries:
         response = client.get(dashboard_url(world), {"week": WEEK})
     assert response.status_code == 200
@@ -117,3 +118,77 @@ def test_the_dashboard_takes_as_many_queries_for_100_projects_as_for_5(world, cl
     few = _queries_for_dashboard(world, client, 0, 4)  # with King Street: 5 projects
     many = _queries_for_dashboard(world, client, 4, 99)  # 100 projects
     assert few == many
+
+
+def test_a_cell_carries_no_htmx_and_the_grid_says_where_its_preview_is(world, client):
+    world.shift("ana")
+    client.force_login(world.payroll.user)
+    page = client.get(dashboard_url(world), {"week": WEEK}).content.decode()
+    # One listener in app.js builds the dialog's address from these, for every cell.
+    assert f'data-preview-url="{dashboard_url(world)}preview/"' in page
+    assert f'<tr data-project="{world.project.pk}">' in page
+    assert f'data-date="{WEEK}"' in page
+    grid = page[page.index('<div id="grid">'):page.index('id="sync-poller"')]
+    assert "hx-get" not in grid
+
+
+def test_a_viewers_grid_gives_no_preview_address(world, client):
+    world.shift("ana")
+    viewer = factories.MembershipFactory(organization=world.project.organization,
+                                         role=Role.VIEWER)
+    client.force_login(viewer.user)
+    page = client.get(dashboard_url(world), {"week": WEEK}).content.decode()
+    assert "cell-ready" in page
+    assert "data-preview-url" not in page
+
+
+def _sites(world, count: int) -> None:
+    for n in range(count):
+        factories.ProjectFactory(organization=world.project.organization, name=f"Site {n:02d}",
+                                 code=f"S-{n:02d}")
+
+
+def test_past_the_page_size_the_rows_are_paged_keeping_week_and_search(
+    world, client, settings
+):
+    settings.SYNC_DASHBOARD_PAGE_SIZE = 2
+    _sites(world, 5)
+    client.force_login(world.payroll.user)
+    first = client.get(dashboard_url(world), {"week": WEEK, "q": "site"}).content.decode()
+    assert visible_text(first).count("Site 0") == 2
+    assert "Site 00" in first
+    assert "Site 01" in first
+    assert "Site 02" not in first
+    monday = "2026-06-01"  # the week of WORK_DATE
+    assert f'href="{dashboard_url(world)}?week={monday}&amp;q=site&amp;page=2"' in first
+    second = client.get(dashboard_url(world), {"week": WEEK, "q": "site", "page": 2})
+    text = visible_text(second.content)
+    assert "Site 02" in text
+    assert "Site 03" in text
+    assert "Site 01" not in text
+    assert f'href="{dashboard_url(world)}?week={monday}&amp;q=site"' in second.content.decode()
+
+
+def test_the_totals_row_of_a_page_says_which_projects_it_totals(world, client, settings):
+    settings.SYNC_DASHBOARD_PAGE_SIZE = 2
+    _sites(world, 4)  # with King Street Tower: 5 projects
+    world.shift("ana")  # King Street Tower, on the first page
+    client.force_login(world.payroll.user)
+    text = visible_text(client.get(dashboard_url(world), {"week": WEEK, "page": 3}).content)
+    assert "Total projects 5\N{EN DASH}5 of 5" in text
+    assert "1 worker" not in text  # King Street Tower's worker is on another page
+
+
+def test_a_grid_within_the_page_size_has_no_pages(world, client):
+    client.force_login(world.payroll.user)
+    page = client.get(dashboard_url(world), {"week": WEEK}).content.decode()
+    assert "Pages of projects" not in page
+    assert "<th scope=\"row\">Total</th>" in page
+
+
+def test_moving_a_week_keeps_the_page_and_the_search(world, client):
+    client.force_login(world.payroll.user)
+    moved = client.get(dashboard_url(world),
+                       {"week": WEEK, "q": "site", "page": "2", "go": "next"})
+    assert moved.status_code == 302
+    assert moved["Location"] == f"{dashboard_url(world)}?week=2026-06-08&q=site&page=2"

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -121,13 +120,15 @@ class IntegrationViewSet(
         integration = self.get_object()  # an unknown integration is a 404 before any 400
         query = s.CellQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        day = query.validated_data.get("week") or timezone.localdate()
+        # "This week" where the organization works, as on the Sync Dashboard.
+        week = selectors.sync_week(organization=self.membership.organization,
+                                   day=query.validated_data.get("week"))
         from timesync import selectors as domain
 
         project_ids = domain.project_list(membership=self.membership, active=True) \
             .values_list("pk", flat=True)
         cells = selectors.sync_cells(integration=integration, project_ids=project_ids,
-                                     dates=selectors.week_of(day))
+                                     dates=week)
         return Response(s.CellSerializer(cells.values(), many=True).data)
 
     @extend_schema(

@@ -1,0 +1,55 @@
+"""How pages travel: a plain GET writes no session, HTML goes compressed to browsers that
+accept it."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests import factories
+from tests.dashboard.helpers import visible_text
+
+pytestmark = pytest.mark.django_db
+
+
+def _session_writes(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries
+            if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")]
+
+
+def test_reading_an_organization_page_again_writes_no_session(client, admin):
+    client.force_login(admin.user)
+    page = f"/o/{admin.organization.slug}/integrations/"
+    client.get(page)  # the first visit remembers the organization
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(page)
+    assert response.status_code == 200
+    assert _session_writes(queries) == []
+
+
+def test_visiting_another_organization_is_still_remembered(client, admin):
+    other = factories.MembershipFactory(user=admin.user)
+    client.force_login(admin.user)
+    client.get(f"/o/{admin.organization.slug}/integrations/")
+    with CaptureQueriesContext(connection) as queries:
+        client.get(f"/o/{other.organization.slug}/integrations/")
+    assert _session_writes(queries) != []
+    assert client.get("/")["Location"] == f"/o/{other.organization.slug}/"
+
+
+def test_pages_go_gzipped_to_a_browser_that_accepts_it(client, admin):
+    client.force_login(admin.user)
+    response = client.get(f"/o/{admin.organization.slug}/members/",
+                          HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert response["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in response["Vary"]
+    assert "Members" in visible_text(gzip.decompress(response.content))
+
+
+def test_pages_go_plain_to_a_client_that_does_not_ask_for_gzip(client, admin):
+    client.force_login(admin.user)
+    response = client.get(f"/o/{admin.organization.slug}/members/")
+    assert not response.has_header("Content-Encoding")
