@@ -212,6 +212,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.1,
     }
+    # Threads, not prefork, on the embedded default. This transport deletes a message from disk
+    # when a worker takes it: until it is acknowledged it lives only in the worker's memory.
+    # Under prefork we saw pool children killed with SIGKILL lose their task (the run stayed
+    # "running" for good), and a kill of the worker itself loses it for certain; beat, run
+    # inside the worker, died with it and recovery with it. With threads the worker is one
+    # process: any kill hits what run_local supervises and restarts, and recovery (beat, its own
+    # process) sends the run again once its heartbeat is stale. Threads cannot enforce time
+    # limits: acceptable for the demo, where every remote call has its own timeout.
+    CELERY_WORKER_POOL = "threads"
+    CELERY_WORKER_CONCURRENCY = 4
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_RESULT_BACKEND = None
@@ -279,8 +289,11 @@ CONNECTOR_PRIVATE_HOSTS_ALLOWED = env.list(
 # Links in emails (the failure alert points at the run's log).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# How often beat asks for lost runs to be found and sent again (lowered by tests that kill workers).
+SYNC_RECOVERY_INTERVAL_SECONDS = env.float("SYNC_RECOVERY_INTERVAL_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
-    "recover-lost-sync-runs": {"task": "timesync.tasks.recover_sync_runs", "schedule": 60.0},
+    "recover-lost-sync-runs": {"task": "timesync.tasks.recover_sync_runs",
+                               "schedule": SYNC_RECOVERY_INTERVAL_SECONDS},
     "start-scheduled-syncs": {"task": "timesync.tasks.start_scheduled_syncs", "schedule": 60.0},
 }
 
