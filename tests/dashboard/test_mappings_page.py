@@ -9,6 +9,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests import factories
@@ -406,3 +408,19 @@ def test_another_organizations_mappings_are_not_found(browser_client, world):
     outsider = factories.MembershipFactory(role=Role.ADMIN)
     url = f"/o/{outsider.organization.slug}/integrations/{world.integration.pk}/mappings/"
     assert browser_client(outsider).get(url).status_code == 404
+
+
+def test_the_page_takes_as_many_queries_for_50_unmatched_workers_as_for_5(browser_client,
+                                                                         world):
+    client = browser_client(world.admin)
+    client.get(mappings_url(world))  # the session's first request reads more, once
+
+    def queries_with(unmatched: int) -> int:
+        have = world.admin.organization.workers.filter(name__startswith="Extra").count()
+        for n in range(have, unmatched):
+            factories.WorkerFactory(organization=world.admin.organization, name=f"Extra {n}")
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(mappings_url(world)).status_code == 200
+        return len(captured.captured_queries)
+
+    assert queries_with(5) == queries_with(50)
