@@ -90,7 +90,8 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
         if page.has_next() else "",
         "active_projects": _active_projects(grid.cells.values()),
         "poll_seconds": POLL_SECONDS,
-        "today": sync_selectors.organization_today(request.organization),
+        "days": sync_grid.day_headers(week, sync_selectors.organization_today(
+            request.organization)),
         "preview_url": _preview_url(request, integration),
         "none_title": sync_grid.NONE_TITLE,
     }

@@ -1,12 +1,11 @@
 """The Sync Dashboard's grid as HTML, built in Python.
 
 A grid of 300 projects has 2,100 cells: a template tag or include per cell cost most of the
-page's time (see `make bench`). Here everything that is the same for a whole column, row or
-grid (the day's label, the project's link, the preview address, the constant titles) is
-computed once, and a cell is one f-string. The cell's click is handled once for the whole
-grid by static/js/app.js (event delegation): a cell carries no hx-* attributes, and the
-dialog's address is built from the table's `data-preview-url`, the row's `data-project` and
-the column header's `data-date`.
+page's time (see `make bench`). Here everything that is the same for a whole column (the day,
+its words, a dash, a plain green cell) is built once, and any other cell is one f-string. The
+cell's click is handled once for the whole grid by static/js/app.js (event delegation): a cell
+carries no hx-* attributes; the dialog's address comes from the table's `data-preview-url`, the
+row's `data-project` and the column header's `data-date`.
 
 Colour is never the only cue: every state has an icon and words (the words are visually
 hidden; the legend and the column header say the rest).
@@ -35,8 +34,19 @@ class DayTotal:
     hours: Decimal
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+@dataclass(frozen=True)
+class DayHeader:
+    iso: str  # 2026-06-01
+    weekday: str  # Mon
+    month_day: str  # Jun 1
+    is_today: bool
+
+
+def day_headers(week: Sequence[date], today: date) -> list[DayHeader]:
+    """The grid's column headers, formatted once here rather than by three template filters
+    a column."""
+    return [DayHeader(iso=day.isoformat(), weekday=f"{day:%a}", month_day=f"{day:%b} {day.day}",
+                      is_today=day == today) for day in week]
 
 
 def day_label(day: date) -> str:
@@ -44,68 +54,61 @@ def day_label(day: date) -> str:
     return f"{day:%a %b} {day.day}"
 
 
-def cell_id(project_id: int, day: date) -> str:
-    return f"cell-{project_id}-{day:%Y%m%d}"
+class _Column:
+    """What every cell of one day shares, built once per grid. A cell is `<div id=...` and
+    then its tail (classes, body, words). Every value is a number, a date, a constant or
+    escaped: built with the standard library's html.escape, as Django's lazy-aware escape
+    costs more than the rest of the page when called thousands of times."""
 
+    def __init__(self, day: date, *, can_sync: bool, oob: bool = False) -> None:
+        self.day_id = f"{day:%Y%m%d}"
+        self.label = label = day_label(day)
+        self.oob = oob = ' hx-swap-oob="true"' if oob else ""
+        # A button for those who may sync, else plain text.
+        self.open, self.close = (('<button type="button" class="cell-body"', "</button>")
+                                 if can_sync else ('<span class="cell-body"', "</span>"))
+        self.dash = (f' class="cell cell-none"{oob}><span class="cell-body"><span aria-hidden='
+                     f'"true">&ndash;</span><span class="visually-hidden">{label}: no timesheet '
+                     'data</span></span></div>')
+        self.syncing = (f' class="cell cell-in_progress"{oob}><span class="cell-body" role='
+                        '"status" title="Syncing…"><span class="spinner" aria-hidden="true">'
+                        f'</span><span class="visually-hidden">{label}: </span>Syncing</span>'
+                        '</div>')
+        self.synced = self._synced("Synced", "")
 
-def cell_html(cell: Cell, *, can_sync: bool, oob: bool = False) -> str:
-    """One cell, on its own (the poller's and a new run's out-of-band swaps)."""
-    tail = _tail(cell, day_label(cell.work_date), *_body(can_sync),
-                 ' hx-swap-oob="true"' if oob else "")
-    return f'<div id="{cell_id(cell.project_id, cell.work_date)}"{tail}'
+    def _synced(self, title: str, warning: str) -> str:
+        return (f' class="cell cell-synced"{self.oob}>{self.open} title="{title}"><span '
+                f'aria-hidden="true">✓</span><span class="visually-hidden">{self.label}: '
+                f'synced</span>{warning}{self.close}</div>')
 
-
-def _body(can_sync: bool) -> tuple[str, str]:
-    """How a cell's clickable part opens and closes: a button for those who may sync, else
-    plain text."""
-    if can_sync:
-        return '<button type="button" class="cell-body"', "</button>"
-    return '<span class="cell-body"', "</span>"
-
-
-def _tail(cell: Cell, label: str, body_open: str, body_close: str, oob_attr: str = "") -> str:
-    """A cell after its id: classes, then the body with its icon and words.
-
-    Built with the standard library's html.escape: Django's lazy-aware escape costs more than
-    the rest of the page when called thousands of times. Every value is a number, a date, a
-    constant or escaped.
-    """
-    status = cell.status
-    if status == CellStatus.NONE:
-        return _dash_tail(label, oob_attr)
-    if status == CellStatus.IN_PROGRESS:
-        return (f' class="cell cell-in_progress"{oob_attr}><span class="cell-body" role="status"'
-                ' title="Syncing…"><span class="spinner" aria-hidden="true"></span><span '
-                f'class="visually-hidden">{label}: </span>Syncing</span></div>')
-    if status == CellStatus.READY:
-        title = f"Ready: {_plural(cell.workers, 'worker')}, {cell.hours} h"
-        inner = (f'<span aria-hidden="true">●</span> {cell.workers}<span class="visually-'
-                 f'hidden"> workers ready to sync on {label}</span>')
-    elif status == CellStatus.SYNCED:
-        if cell.unsendable:
-            title = f"Synced; {cell.unsendable} skipped (unknown remotely)"
-            warn = (f' <span class="warn-mark" aria-label="{cell.unsendable} skipped">!</span>')
-        else:
-            title, warn = "Synced", ""
-        inner = (f'<span aria-hidden="true">✓</span><span class="visually-hidden">{label}: '
-                 f'synced</span>{warn}')
-    elif status == CellStatus.CHANGED:
-        title = f"{_plural(cell.changes, 'change')} since the last sync"
-        inner = (f'<span aria-hidden="true">↻</span> {cell.changes}<span class="visually-'
-                 f'hidden"> changes since the sync on {label}: re-sync needed</span>')
-    else:  # failed: the one state carrying text from elsewhere (the run's error)
-        title = escape(f"Last sync failed: {cell.error}")
-        inner = (f'<span aria-hidden="true">✕</span> Failed<span class="visually-hidden">'
-                 f' on {label}: {escape(cell.error)}</span>')
-    return (f' class="cell cell-{status}"{oob_attr}>{body_open} title="{title}">{inner}'
-            f'{body_close}</div>')
-
-
-def _dash_tail(label: str, oob_attr: str = "") -> str:
-    """A dash after its id: the same for a whole column."""
-    return (f' class="cell cell-none"{oob_attr}><span class="cell-body"><span aria-hidden="true">'
-            f'&ndash;</span><span class="visually-hidden">{label}: no timesheet data</span>'
-            '</span></div>')
+    def tail(self, cell: Cell | None) -> str:
+        status = CellStatus.NONE if cell is None else cell.status
+        if status == CellStatus.NONE:
+            return self.dash
+        if status == CellStatus.SYNCED:
+            if not cell.unsendable:
+                return self.synced
+            n = cell.unsendable
+            return self._synced(f"Synced; {n} skipped (unknown remotely)",
+                                f' <span class="warn-mark" aria-label="{n} skipped">!</span>')
+        if status == CellStatus.IN_PROGRESS:
+            return self.syncing
+        if status == CellStatus.READY:
+            n = cell.workers
+            title = f"Ready: {n} worker{'' if n == 1 else 's'}, {cell.hours!s} h"
+            inner = (f'<span aria-hidden="true">●</span> {n}<span class="visually-hidden"> '
+                     f'workers ready to sync on {self.label}</span>')
+        elif status == CellStatus.CHANGED:
+            n = cell.changes
+            title = f"{n} change{'' if n == 1 else 's'} since the last sync"
+            inner = (f'<span aria-hidden="true">↻</span> {n}<span class="visually-hidden"> '
+                     f'changes since the sync on {self.label}: re-sync needed</span>')
+        else:  # failed: the one state carrying text from elsewhere (the run's error)
+            title = escape(f"Last sync failed: {cell.error}")
+            inner = (f'<span aria-hidden="true">✕</span> Failed<span class="visually-hidden">'
+                     f' on {self.label}: {escape(cell.error)}</span>')
+        return (f' class="cell cell-{status}"{self.oob}>{self.open} title="{title}">{inner}'
+                f'{self.close}</div>')
 
 
 def grid_rows(*, projects: Sequence[GridProject], week: Sequence[date],
@@ -116,24 +119,33 @@ def grid_rows(*, projects: Sequence[GridProject], week: Sequence[date],
     prefix, suffix = project_url.rsplit("/0/", 1)
     pill = (f' <span class="pill not-linked" title="{escape(not_linked_title)}">Not linked'
             '</span>')
-    body_open, body_close = _body(can_sync)
-    # What is the same for a whole column, once: the day, its words, its dash.
-    columns = [(day, f"{day:%Y%m%d}", day_label(day), _dash_tail(day_label(day)))
-               for day in week]
+    columns = [(day, _Column(day, can_sync=can_sync)) for day in week]
     rows = []
     for project in projects:
         pk = project.id
         parts = [f'<tr data-project="{pk}"><th scope="row"><a href="{prefix}/{pk}/{suffix}">'
                  f'{escape(project.name)}</a><br><small class="muted">{escape(project.code)}'
                  f'</small>{"" if project.linked else pill}</th>']
-        for day, day_id, label, dash in columns:
+        for day, column in columns:
             cell = cells.get((pk, day))
-            tail = dash if cell is None else _tail(cell, label, body_open, body_close)
-            parts.append(f'<td><div id="cell-{pk}-{day_id}"{tail}</td>')
+            tail = column.dash if cell is None else column.tail(cell)
+            parts.append(f'<td><div id="cell-{pk}-{column.day_id}"{tail}</td>')
         parts.append("</tr>")
         rows.append("".join(parts))
-    # Every value above is a number, a date, a constant or escaped.
-    return mark_safe("\n".join(rows))  # noqa: S308
+    return mark_safe("\n".join(rows))  # noqa: S308 (numbers, dates, constants or escaped)
+
+
+def oob_cells(cells: Iterable[Cell], *, can_sync: bool) -> SafeString:
+    """Cells swapped into the page by id (htmx out-of-band), for the poller and a new run."""
+    columns: dict[date, _Column] = {}
+    parts = []
+    for cell in cells:
+        column = columns.get(cell.work_date)
+        if column is None:
+            column = columns[cell.work_date] = _Column(cell.work_date, can_sync=can_sync,
+                                                       oob=True)
+        parts.append(f'<div id="cell-{cell.project_id}-{column.day_id}"{column.tail(cell)}')
+    return mark_safe("".join(parts))  # noqa: S308 (see _Column)
 
 
 def day_totals(*, projects: Iterable[GridProject], week: Sequence[date],
@@ -148,9 +160,3 @@ def day_totals(*, projects: Iterable[GridProject], week: Sequence[date],
             workers[day] += cell.workers
             hours[day] += cell.hours
     return [DayTotal(workers=workers[day], hours=hours[day]) for day in week]
-
-
-def oob_cells(cells: Iterable[Cell], *, can_sync: bool) -> SafeString:
-    """Cells swapped into the page by id (htmx out-of-band), for the poller and a new run."""
-    return mark_safe("".join(  # noqa: S308 (see _tail)
-        cell_html(cell, can_sync=can_sync, oob=True) for cell in cells))
