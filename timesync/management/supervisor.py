@@ -166,11 +166,17 @@ class Supervisor:
             delay = self.backoff.delay(child.failures)
             child.failures += 1
             child.restart_at = now + delay
-            logger.warning("%s (pid %s) %s; starting it again in %.0f s", child.program.name,
+            logger.warning("%s (pid %s) %s; starting it again in %.1f s", child.program.name,
                            child.process.pid, _describe(returncode), delay)
             child.process = None
         elif child.restart_at is not None and now >= child.restart_at:
-            self._spawn(child)
+            try:
+                self._spawn(child)
+            except OSError:
+                # Out of processes or memory, say: try again later rather than stop watching.
+                child.restart_at = now + self.backoff.most
+                logger.exception("%s could not be started; trying again in %.1f s",
+                                 child.program.name, self.backoff.most)
 
     def _spawn(self, child: _Child) -> None:
         program = child.program
@@ -181,7 +187,8 @@ class Supervisor:
         env = {**(os.environ if self.env is None else self.env),
                SUPERVISOR_PID_ENV: str(os.getpid())}
         # A session of its own: Ctrl+C in the terminal reaches run_local only, which then stops
-        # the programs in order, instead of every process receiving SIGINT at once.
+        # the programs itself (SIGTERM, then SIGKILL after stop_timeout), instead of each one
+        # getting SIGINT at the same moment as run_local and racing its restarts.
         child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
             command, cwd=self.cwd, env=env, stdout=self.output,
             stderr=subprocess.STDOUT if self.output is not None else None,
