@@ -268,3 +268,29 @@ def test_a_dash_says_no_timesheet_data_when_pointed_at(world, sign_in, live_serv
     dash = cell(page, world.project, WORK_DATE).locator(".cell-body")
     dash.hover()
     expect(dash).to_have_attribute("title", "No timesheet data")
+
+
+def test_pages_of_projects_keep_the_week_and_a_new_search_starts_on_the_first(
+    world, sign_in, live_server, settings
+):
+    settings.SYNC_DASHBOARD_PAGE_SIZE = 2
+    for n in range(4):
+        factories.ProjectFactory(organization=world.project.organization, name=f"Site {n}",
+                                 code=f"S-{n}")
+    page = sign_in(world.payroll)
+    page.goto(dashboard_url(live_server, world, WORK_DATE))
+    rows = page.locator("#grid tbody tr")
+    expect(rows).to_have_count(2)
+
+    page.get_by_role("link", name=re.compile(r"^Next 2")).click()
+    expect(page).to_have_url(re.compile(r"[?&]page=2(&|$)"))
+    expect(page.locator("#grid tfoot")).to_contain_text("projects 3\N{EN DASH}4 of 5")
+    page.get_by_role("button", name="Next week").click()
+    expect(page).to_have_url(re.compile(r"week=2026-06-08&page=2$"))
+    expect(rows.first).to_contain_text("Site 1")
+
+    page.get_by_label("Search Project").press_sequentially("site")
+    expect(page).to_have_url(re.compile(r"\?week=2026-06-08&q=site$"))
+    expect(rows.first).to_contain_text("Site 0")
+    page.get_by_role("button", name="Next week").click()
+    expect(page).to_have_url(re.compile(r"\?week=2026-06-15&q=site$"))

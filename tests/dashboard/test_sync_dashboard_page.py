@@ -156,6 +156,7 @@ def test_past_the_page_size_the_rows_are_paged_keeping_week_and_search(
     client.force_login(world.payroll.user)
     first = client.get(dashboard_url(world), {"week": WEEK, "q": "site"}).content.decode()
     assert visible_text(first).count("Site 0") == 2
+    assert "{#" not in visible_text(first)  # no template comment shows
     assert "Site 00" in first
     assert "Site 01" in first
     assert "Site 02" not in first
