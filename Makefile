@@ -11,7 +11,7 @@ PORT ?= 8000
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/timesync)
 TEST_REDIS_URL := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: run test lint check-deploy bench clean
+.PHONY: run test lint check-deploy bench chaos clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,34 @@ bench: export DEBUG = false
 bench: $(VENV)/.installed
 	$(PY) -m tests.services_check
 	eval "$$($(PY) -m config.devenv --test)" && $(VENV)/bin/pytest -m bench -s -q tests/bench | grep -E '^\[bench\]|passed|failed'
+
+# Seeded fault injection on the real stack (README "Chaos"): `make chaos TRIALS=20 SEED=7`;
+# TRIAL=n replays one trial of the seed; EMBEDDED=1 runs it on the embedded default (SQLite and
+# the filesystem broker in a temporary folder). Its own database, so a `make test` running
+# meanwhile is not disturbed; the broker is a private redis-server the harness starts.
+TRIALS ?= 200
+CHAOS_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/timesync_chaos)
+
+chaos: export DJANGO_READ_DOT_ENV_FILE = false
+chaos: export DEBUG = false
+chaos: export CHAOS_TRIALS = $(TRIALS)
+chaos: export CHAOS_SEED = $(SEED)
+chaos: export CHAOS_TRIAL = $(TRIAL)
+chaos: export CHAOS_EMBEDDED = $(EMBEDDED)
+chaos: $(VENV)/.installed
+	@if [ -n "$(EMBEDDED)" ]; then \
+		export VAR_DIR="$$(mktemp -d)" CELERY_BROKER_URL=filesystem:// CACHE_URL=locmemcache://; \
+		export DATABASE_URL="sqlite:///$$VAR_DIR/timesync.sqlite3"; \
+	else \
+		command -v redis-server >/dev/null || { echo "make chaos needs redis-server on PATH" \
+			"(apt-get install redis-server)" >&2; exit 1; }; \
+		export DATABASE_URL="$(CHAOS_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)"; \
+		export CELERY_BROKER_URL="$(TEST_REDIS_URL)"; \
+		$(PY) -m tests.services_check || exit 1; \
+	fi; \
+	eval "$$($(PY) -m config.devenv --test)" && \
+		$(VENV)/bin/pytest -m chaos -s -qq -p no:cacheprovider tests/chaos; \
+	status=$$?; [ -z "$(EMBEDDED)" ] || rm -rf "$$VAR_DIR"; exit $$status
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
