@@ -273,9 +273,9 @@ _ELIGIBLE_SQL = """
 # another cell or is no longer eligible), and the latest run.
 # Its plan must not hang on statistics (tables are not ANALYZEd until autovacuum gets to them,
 # nor after a restore): the shifts are read per project by index, the ledger's and the runs'
-# rows by their (integration, project, work_date) index, the ledger reaches its shifts by
-# primary key, the link tables are read once (hashed), and nothing runs once per shift. (A
-# per-shift EXISTS on the ledger took 127 ms for 1,500 shifts before ANALYZE, 4 ms after.)
+# rows by index within the week, the ledger reaches its shifts by primary key, the link tables
+# are read once (hashed), and nothing runs once per shift. (A per-shift EXISTS on the ledger
+# took 127 ms for 1,500 shifts before ANALYZE, 4 ms after; `make bench` prints both now.)
 _CELLS_SQL = """
 WITH page AS (SELECT %(projects)s::bigint[] AS ids), tally AS (
     SELECT s.project_id, s.work_date, COUNT(*) AS shifts,
