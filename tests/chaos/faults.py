@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -158,6 +159,7 @@ class Chaos:
     # --- Clicks ---------------------------------------------------------------------------
 
     def click(self, day, trigger: str = SyncTrigger.API):
+        began = time.monotonic()
         try:
             return sync_runs.sync_run_start(
                 integration=self.world.integration, project=self.world.project,
@@ -166,6 +168,10 @@ class Chaos:
         except Exception as error:  # the broker may be down: the run stands
             self.seen.append(f"click on {day} raised {type(error).__name__}")
             return None
+        finally:
+            waited = time.monotonic() - began
+            if waited > 1.0:
+                self.seen.append(f"click on {day} took {waited:.1f}s (waiting on a lock)")
 
     def _click(self, at: float, day: str, trigger: str) -> None:
         self.click(datetime.fromisoformat(day).date(), trigger)

@@ -39,6 +39,8 @@ pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 # stopped is stuck; the clean syncs get the same.
 SETTLE_SECONDS = 90
 RECOVER_EVERY = 0.5
+# A recovery pass or a click slower than this waited for a lock (a frozen worker's, mostly).
+SLOW = 1.0
 
 
 @dataclass
@@ -85,10 +87,14 @@ class Driver:
                 self.seen.append(restarted)
         if time.monotonic() >= self.next_recovery:
             self.next_recovery = time.monotonic() + RECOVER_EVERY
+            began = time.monotonic()
             try:
                 recovery.sync_runs_recover()
             except Exception as error:  # a broker that is down; beat retries
                 self.seen.append(f"recovery raised {type(error).__name__}")
+            waited = time.monotonic() - began
+            if waited > SLOW:
+                self.seen.append(f"recovery took {waited:.1f}s (waiting on a row lock)")
 
     def play(self, chaos: Chaos, events: list[Event]) -> None:
         start = time.monotonic()
