@@ -27,7 +27,6 @@ from connectors.base import (
     RemoteProject,
     RemoteWorker,
 )
-from connectors.registry import connector_for
 from timesync.models import (
     AuditEvent,
     CatalogFetchState,
@@ -39,6 +38,7 @@ from timesync.models import (
 )
 from timesync.sync import audit
 from timesync.sync.matching import MatchReport, links_match
+from timesync.sync.remotes import connector_for
 from timesync.sync.selectors import require_connected
 
 # Sent by name: timesync.tasks imports this module (the task is routed to the reference queue).

@@ -26,11 +26,11 @@ from connectors.base import (
     RemoteNotFound,
     TransientError,
 )
-from connectors.registry import connector_for
 from timesync.models import SyncRun
 from timesync.sync import runs
 from timesync.sync.engine import RunEngine
 from timesync.sync.ledger import OpKind, OpResult, RemoteOp, ResultKind
+from timesync.sync.remotes import connector_for
 from timesync.sync.runs import Fence, RunLost
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from connectors.base import Connector, check_remote_url
-from connectors.registry import connector_for
 from timesync import crypto, roles
 from timesync import selectors as domain
 from timesync.models import (
@@ -37,6 +36,7 @@ from timesync.models import (
 )
 from timesync.sync import audit, catalog
 from timesync.sync.matching import MatchReport
+from timesync.sync.remotes import connector_for
 from timesync.sync.selectors import access_integration, require_connected
 
 # What can be connected today; the other kinds are shown as coming soon.

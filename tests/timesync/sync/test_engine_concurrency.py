@@ -12,11 +12,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from connectors.registry import connector_for
 from timesync import services
 from timesync.models import ExternalRecord, RecordState, SyncLogEntry, SyncRun, SyncState
 from timesync.sync import push
 from timesync.sync.engine import RunEngine
+from timesync.sync.remotes import connector_for
 
 from .conftest import WORK_DATE, run_to_completion
 

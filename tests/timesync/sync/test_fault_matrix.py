@@ -9,9 +9,9 @@ from django.db import connection
 from django.utils import timezone
 
 from connectors.plexxis.client import PlexxisConnector
-from connectors.registry import connector_for
 from timesync.models import ExternalRecord, RecordState, SyncRun, SyncState
 from timesync.sync import push, recovery
+from timesync.sync.remotes import connector_for
 
 from .conftest import API_KEY, run_to_completion
 

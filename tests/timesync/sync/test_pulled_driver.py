@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.registry import connector_for
 from timesync.models import ExternalRecord, RecordState, SyncLogEntry
 from timesync.sync import engine, push, runs
 from timesync.sync.ledger import OpKind
+from timesync.sync.remotes import connector_for
 
 pytestmark = pytest.mark.django_db
 

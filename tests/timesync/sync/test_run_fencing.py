@@ -12,10 +12,10 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from connectors.registry import connector_for
 from tests import factories
 from timesync.models import SyncLogEntry, SyncRun, SyncState
 from timesync.sync import push, recovery, runs
+from timesync.sync.remotes import connector_for
 
 from .conftest import WORK_DATE, run_to_completion
 

@@ -1,4 +1,6 @@
-"""Which connector serves an integration, built from its settings and decrypted credentials."""
+"""Which connector serves an integration, built from its settings and decrypted credentials.
+Here, not in `connectors/`: the wire packages know nothing of our domain (crypto, settings,
+the shared request budget); the domain injects what they need."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from typing import TYPE_CHECKING
 from django.conf import settings as django_settings
 
 from connectors.base import Connector, PermanentError
+from connectors.plexxis.client import PlexxisConnector
 from timesync import crypto
+from timesync.sync.budget import budget_for
 
 if TYPE_CHECKING:
     from timesync.models import Integration
@@ -18,15 +22,11 @@ def connector_for(integration: Integration) -> Connector:
         if integration.credentials_encrypted else {}
     settings = integration.settings or {}
     if integration.kind == "plexxis":
-        from connectors.plexxis.client import PlexxisConnector
-
         if not settings.get("base_url") or not credentials.get("api_key"):
             raise PermanentError(
                 f"{integration.name} has no Plexxis address or API key: set them in the "
                 "integration's settings."
             )
-        from timesync.sync.budget import budget_for
-
         budget = budget_for(kind="plexxis", base_url=settings["base_url"],
                             credential=credentials["api_key"])
         return PlexxisConnector(settings["base_url"], credentials["api_key"], budget=budget,
