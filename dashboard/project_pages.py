@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,14 +18,13 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import forms
 from dashboard.sync_dashboard import POLL_SECONDS
 from dashboard.tenancy import organization_view
 from dashboard.views import _add_errors, _requested_day
-from timesync import roles, selectors, services
+from timesync import roles, selectors, services, time_rules
 from timesync.models import ApprovalState, Integration, Project, Shift
 from timesync.sync import selectors as sync_selectors
 from timesync.sync import services as sync_services
@@ -82,7 +80,7 @@ def _mappings_url(request: HttpRequest, integration: Integration) -> str:
 
 
 def _today(project: Project) -> date:
-    return timezone.localdate(timezone=ZoneInfo(project.effective_time_zone))
+    return time_rules.today(project.effective_time_zone)
 
 
 @organization_view

@@ -20,7 +20,7 @@ from connectors.base import PermanentError
 from dashboard import sync_grid
 from dashboard.tenancy import organization_view
 from timesync import roles, selectors
-from timesync.models import Integration, Membership, Project, SyncTrigger
+from timesync.models import Integration, Project, SyncTrigger
 from timesync.sync import runs as sync_runs
 from timesync.sync import selectors as sync_selectors
 from timesync.sync.selectors import Cell, CellStatus
@@ -39,11 +39,6 @@ def _week(request: HttpRequest) -> list[date]:
 def _integration(request: HttpRequest, integration_id: int) -> Integration:
     return sync_selectors.integration_get(membership=request.membership,
                                           integration_id=integration_id)
-
-
-def _can_sync(membership: Membership) -> bool:
-    # A project manager sees only assigned projects, so any project shown is theirs to sync.
-    return membership.role != "viewer"
 
 
 @organization_view
@@ -68,7 +63,7 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
         membership=request.membership, integration=integration, dates=week, search=search,
         page_number=request.GET.get("page"), page_size=settings.SYNC_DASHBOARD_PAGE_SIZE,
     )
-    page, can_sync = grid.page, _can_sync(request.membership)
+    page, can_sync = grid.page, roles.can_sync_some_projects(request.membership)
     project_url = reverse("project_detail", kwargs={
         "organization_slug": request.organization.slug, "project_id": 0})
     context = {
@@ -134,7 +129,7 @@ def sync_preview(request: HttpRequest, integration_id: int) -> HttpResponse:
                                           work_date=day)
     return render(request, "dashboard/sync/_dialog.html", {
         "integration": integration, "project": project, "day": day, "preview": preview,
-        "can_sync": _can_sync(request.membership)
+        "can_sync": roles.can_sync_some_projects(request.membership)
         and roles.can_work_on_project(request.membership, project),
         "source": request.GET.get("source", "dashboard"),
     })
@@ -198,7 +193,7 @@ def _cells_response(request: HttpRequest, integration: Integration, project_ids:
     return render(request, "dashboard/sync/_cells_update.html", {
         "integration": integration, "week": week,
         "cells_html": sync_grid.oob_cells(cells.values(),
-                                          can_sync=_can_sync(request.membership)),
+                                          can_sync=roles.can_sync_some_projects(request.membership)),
         "active_projects": _active_projects(cells.values()), "poll_seconds": POLL_SECONDS,
     })
 

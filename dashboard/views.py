@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -14,12 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dashboard import forms
 from dashboard.tenancy import LAST_ORGANIZATION_KEY, organization_view
-from timesync import roles, selectors, services
+from timesync import roles, selectors, services, time_rules
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -114,7 +112,7 @@ def _requested_day(request: HttpRequest, parameter: str, time_zone: str) -> date
     try:
         return date.fromisoformat(request.GET.get(parameter, ""))
     except ValueError:
-        return timezone.localdate(timezone=ZoneInfo(time_zone))
+        return time_rules.today(time_zone)
 
 
 def _week_of(request: HttpRequest) -> date:

@@ -44,6 +44,12 @@ def can_work_on_project(membership: Membership, project: Project) -> bool:
     return membership.role == Role.PROJECT_MANAGER and is_assigned_to(membership, project)
 
 
+def can_sync_some_projects(membership: Membership) -> bool:
+    """Start syncs at all: everyone but viewers (a project manager, of assigned projects only,
+    which are the only ones shown to them)."""
+    return membership.role != Role.VIEWER
+
+
 def can_manage_integrations(membership: Membership) -> bool:
     """Connect, configure, test, refresh from the remote and disconnect."""
     return membership.role == Role.ADMIN

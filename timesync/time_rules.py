@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone as django_timezone
+
 SECONDS_PER_HOUR = Decimal(3600)
 HOURS_QUANTUM = Decimal("0.01")
 # Longer than any real shift, short enough to catch a date typed a day off.
@@ -27,6 +29,12 @@ def work_date(start: datetime, time_zone: str) -> date:
     if start.tzinfo is None:
         raise ValueError("start must be an aware datetime")
     return start.astimezone(ZoneInfo(time_zone)).date()
+
+
+def today(time_zone: str) -> date:
+    """Today where the work happens: an organization's or a project's "today" (at 23:30 on a
+    Sunday in Toronto it is still Sunday, though Monday in UTC)."""
+    return django_timezone.now().astimezone(ZoneInfo(time_zone)).date()
 
 
 def paid_seconds(start: datetime, end: datetime, break_minutes: int) -> int:

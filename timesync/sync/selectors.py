@@ -7,16 +7,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from connectors.base import PermanentError
-from timesync import roles
+from timesync import roles, time_rules
 from timesync.models import (
     ACTIVE_SYNC_STATES,
     ApprovalState,
@@ -385,7 +383,7 @@ def week_of(day: date) -> list[date]:
 def organization_today(organization: Organization) -> date:
     """Today where the organization works: the one "today" of the Sync Dashboard and of the
     API's cells (at 23:30 on a Sunday in Toronto it is still Sunday, though Monday in UTC)."""
-    return timezone.localdate(timezone=ZoneInfo(organization.time_zone))
+    return time_rules.today(organization.time_zone)
 
 
 def sync_week(*, organization: Organization, day: date | None = None) -> list[date]:
