@@ -56,5 +56,6 @@ EXPOSE 8000
 # The web role by default; docker-compose.yml sets the command of every service explicitly.
 # /dev/shm (tmpfs) for gunicorn's worker heartbeat files: /tmp is on the container's
 # disk-backed overlay filesystem, where the heartbeat can stall workers.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+CMD ["gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn", \
+     "--bind", "0.0.0.0:8000", "--workers", "3", \
      "--timeout", "60", "--access-logfile", "-", "--worker-tmp-dir", "/dev/shm"]

@@ -93,7 +93,8 @@ def gunicorn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]
     log = (tmp_path / "gunicorn.log").open("wb")
     # The production command (Dockerfile) without the access log.
     server = subprocess.Popen(  # noqa: S603 (our own fixed command line)
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application",
+         "--config", "python:config.gunicorn", "--bind",
          f"127.0.0.1:{port}", "--workers", str(WORKERS), "--timeout", "60",
          "--worker-tmp-dir", "/dev/shm"],  # noqa: S108 (as in the Dockerfile)
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
