@@ -238,8 +238,12 @@ class SupervisedWorker(Worker):
         return self.pid is not None
 
     def ready(self) -> bool:
-        started = self.supervisor.starts(self.PROGRAM)
-        return self.alive and self.log.read_text(errors="replace").count(" ready.") >= started
+        """The latest worker's banner (beat prints none with a concurrency line) is followed
+        by its ready line. Counting ready lines against starts would not do: a worker killed
+        before it was ready never prints one."""
+        text = self.log.read_text(errors="replace")
+        banner = text.rfind(".> concurrency:")
+        return self.alive and banner >= 0 and " ready." in text[banner:]
 
     def ensure_running(self) -> str | None:
         """run_local's supervisor restarts it: this only says when it did."""

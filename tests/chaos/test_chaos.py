@@ -39,6 +39,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 # stopped is stuck; the clean syncs get the same.
 SETTLE_SECONDS = 90
 RECOVER_EVERY = 0.5
+READY_SECONDS = 20
 # A recovery pass or a click slower than this waited for a lock (a frozen worker's, mostly).
 SLOW = 1.0
 
@@ -151,7 +152,9 @@ def run_trial(stack: Stack, rng: random.Random) -> tuple[Verdict, int, str, Chao
     driver = Driver(stack)
     for worker in stack.workers:
         worker.ensure_running()
-        wait_until(worker.ready, 90)
+        # Each trial starts with its workers up, when they come up in reasonable time; one
+        # still booting only delays the runs (they queue).
+        wait_until(worker.ready, READY_SECONDS)
     world = build_world(stack.emulator, rng)
     latency, events = pick_events(
         rng, world, timing=stack.timing, workers=len(stack.workers),
