@@ -18,6 +18,8 @@ from timesync import roles, time_rules
 from timesync.models import (
     ACTIVE_SYNC_STATES,
     ApprovalState,
+    CostCodeLink,
+    ExternalRecord,
     Integration,
     IntegrationAuditEntry,
     Membership,
@@ -25,8 +27,10 @@ from timesync.models import (
     Project,
     ProjectLink,
     RecordState,
+    Shift,
     SyncRun,
     SyncState,
+    WorkerLink,
 )
 from timesync.sync.planning import Action, build_plan
 
@@ -228,9 +232,15 @@ def sync_grid(
     page = Paginator(list(projects.order_by("name", "pk").values_list("pk", "name", "code")),
                      page_size).get_page(page_number)
     project_ids = [pk for pk, _name, _code in page]
-    with connection.cursor() as cursor:
-        cursor.execute(_LINKED_SQL, {"integration": integration.pk, "projects": project_ids})
-        linked = {project_id for (project_id,) in cursor.fetchall()}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_LINKED_SQL, {"integration": integration.pk,
+                                         "projects": project_ids})
+            linked = {project_id for (project_id,) in cursor.fetchall()}
+    else:  # the embedded default (SQLite): no arrays, and no statistics to fear
+        linked = set(ProjectLink.objects.filter(
+            integration=integration, enabled=True, project_id__in=project_ids,
+        ).values_list("project_id", flat=True))
     page.object_list = [GridProject(id=pk, name=name, code=code, linked=pk in linked)
                         for pk, name, code in page]
     return SyncGrid(page=page, cells=sync_cells_with_data(
@@ -340,14 +350,18 @@ def sync_cells_with_data(
     project_ids, dates = list(project_ids), sorted(dates)
     if not project_ids or not dates:
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_CELLS_SQL, {
-            "organization": integration.organization_id, "integration": integration.pk,
-            "projects": project_ids, "first": dates[0], "last": dates[-1],
-            "approved": ApprovalState.APPROVED, "rejected": ApprovalState.REJECTED,
-            "synced": RecordState.SYNCED, "deleted": RecordState.DELETED,
-        })
-        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_CELLS_SQL, {
+                "organization": integration.organization_id, "integration": integration.pk,
+                "projects": project_ids, "first": dates[0], "last": dates[-1],
+                "approved": ApprovalState.APPROVED, "rejected": ApprovalState.REJECTED,
+                "synced": RecordState.SYNCED, "deleted": RecordState.DELETED,
+            })
+            rows = cursor.fetchall()
+    else:
+        rows = cell_rows_portable(integration=integration, project_ids=project_ids,
+                                  first=dates[0], last=dates[-1])
     cells = {}
     for (project_id, day, shifts, workers, seconds, unsendable, synced_before, stale, current,
          run_id, run_state, error) in rows:
@@ -373,6 +387,74 @@ def sync_cells_with_data(
             error if status == CellStatus.FAILED else "",
         )
     return cells
+
+
+def cell_rows_portable(
+    *, integration: Integration, project_ids: list[int], first: date, last: date
+) -> list[tuple]:
+    """_CELLS_SQL's rows computed with the ORM and Python, for databases without its
+    PostgreSQL constructs (the embedded default's SQLite). The same rules, row for row: a
+    test holds both to the same answers on PostgreSQL."""
+    approved_only = set(ProjectLink.objects.filter(
+        integration=integration, sync_only_approved=True).values_list("project_id", flat=True))
+    known_workers = set(WorkerLink.objects.filter(integration=integration)
+                        .values_list("worker_id", flat=True))
+    known_codes = set(CostCodeLink.objects.filter(integration=integration)
+                      .values_list("cost_code_id", flat=True))
+
+    def eligible(deleted_at: object, approval: str, project_id: int) -> bool:
+        return deleted_at is None and approval != ApprovalState.REJECTED and (
+            approval == ApprovalState.APPROVED or project_id not in approved_only)
+
+    tallies: dict[tuple[int, date], list] = {}
+    for project_id, day, worker_id, cost_code_id, seconds, end, deleted_at, approval in (
+        Shift.objects.filter(organization_id=integration.organization_id,
+                             project_id__in=project_ids, work_date__range=(first, last))
+        .values_list("project_id", "work_date", "worker_id", "cost_code_id", "paid_seconds",
+                     "end", "deleted_at", "approval_state")
+    ):
+        if end is None or not eligible(deleted_at, approval, project_id):
+            continue
+        tally = tallies.setdefault((project_id, day), [0, set(), 0, 0])
+        tally[0] += 1
+        tally[1].add(worker_id)
+        tally[2] += seconds or 0
+        if worker_id not in known_workers or (cost_code_id is not None
+                                              and cost_code_id not in known_codes):
+            tally[3] += 1
+    ledger: dict[tuple[int, date], list[int]] = {}
+    for (project_id, day, state, version, shift_project, shift_day, deleted_at, approval, end,
+         shift_version) in (
+        ExternalRecord.objects.filter(integration=integration, project_id__in=project_ids,
+                                      work_date__range=(first, last))
+        .exclude(state=RecordState.DELETED)
+        .values_list("project_id", "work_date", "state", "shift_version", "shift__project_id",
+                     "shift__work_date", "shift__deleted_at", "shift__approval_state",
+                     "shift__end", "shift__version")
+    ):
+        held = ledger.setdefault((project_id, day), [0, 0])
+        in_cell = ((shift_project, shift_day) == (project_id, day)
+                   and eligible(deleted_at, approval, shift_project))
+        if not in_cell:
+            held[0] += 1
+        elif end is not None and state == RecordState.SYNCED and version == shift_version:
+            held[1] += 1
+    last_runs: dict[tuple[int, date], tuple] = {}
+    for project_id, day, run_id, state, error in (
+        SyncRun.objects.filter(integration=integration, project_id__in=project_ids,
+                               work_date__range=(first, last))
+        .order_by("project_id", "work_date", "-id")
+        .values_list("project_id", "work_date", "id", "state", "error")
+    ):
+        last_runs.setdefault((project_id, day), (run_id, state, error))
+    rows = []
+    for key in tallies.keys() | ledger.keys() | last_runs.keys():
+        shifts, workers, seconds, unsendable = tallies.get(key, (0, (), 0, 0))
+        stale, current = ledger.get(key, (0, 0))
+        run_id, state, error = last_runs.get(key, (None, None, None))
+        rows.append((*key, shifts, len(workers), seconds, unsendable, key in ledger, stale,
+                     current, run_id, state, error))
+    return rows
 
 
 def week_of(day: date) -> list[date]:

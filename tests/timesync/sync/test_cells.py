@@ -389,3 +389,37 @@ def test_a_day_whose_only_workers_are_unknown_remotely_is_green_once_synced(worl
                                      project_ids=[world.project.pk],
                                      dates=[WORK_DATE])[(world.project.pk, WORK_DATE)]
     assert (cell.status, cell.unsendable) == ("synced", 1)
+
+
+# --- The embedded default's cells -----------------------------------------------------------
+
+
+def test_the_embedded_defaults_cells_agree_with_the_postgresql_query(world, monkeypatch):
+    """SQLite (make run) cannot run the cells' PostgreSQL statement; its ORM path must give
+    the same cell for every kind of day."""
+    parkade = factories.ProjectFactory(organization=world.project.organization, code="24-102")
+    sync_services.project_link_set(actor=world.admin, integration=world.integration,
+                                   project=parkade, remote_project_id="24-102",
+                                   sync_only_approved=True)
+    next_day = WORK_DATE + timedelta(days=1)
+    moved, deleted, _ = world.shift("ana"), world.shift("ben"), world.shift("cy")
+    world.shift("ana", day=next_day, start_hour=17, hours=3)
+    sync(world)
+    services.shift_update(actor=world.payroll, shift=moved, start=moved.start + timedelta(days=1),
+                          end=moved.end + timedelta(days=1))
+    services.shift_delete(actor=world.payroll, shift=deleted)
+    world.shift("ben", project=parkade)  # pending, on an approved-only project
+    SyncRun.objects.create(organization=world.project.organization, integration=world.integration,
+                           project=parkade, work_date=WORK_DATE, trigger=SyncTrigger.API,
+                           state=SyncState.FAILED, error="Plexxis refused the key.")
+    projects, week = [world.project.pk, parkade.pk], selectors.week_of(WORK_DATE)
+
+    on_postgresql = selectors.sync_cells(integration=world.integration, project_ids=projects,
+                                         dates=week)
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    portable = selectors.sync_cells(integration=world.integration, project_ids=projects,
+                                    dates=week)
+
+    assert portable == on_postgresql
+    statuses = {cell.status for cell in on_postgresql.values()}
+    assert {"none", "changed", "ready", "failed"} <= statuses
