@@ -73,8 +73,13 @@ def connect(organization: Organization, *, today: date) -> str:
         _edit_one_synced_shift(admin, integration)
     finally:
         emulator.stop()
+    # Loaded against an emulator of its own on a free port; served by run_local's on the demo
+    # port. The history shows the address people will see, not the loader's.
     integration.settings = {"base_url": DEMO_BASE_URL}
     integration.save(update_fields=["settings"])
+    for entry in integration.audit_entries.filter(note__contains=emulator.base_url):
+        entry.note = entry.note.replace(emulator.base_url, DEMO_BASE_URL)
+        entry.save(update_fields=["note"])
     _save(emulator)
     return f"Plexxis V2 connected (emulator at {DEMO_BASE_URL}), {runs} days synced."
 
