@@ -104,6 +104,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No transaction of ours waits on anything outside the database (remote calls happen
+    # between transactions), so one idle this long belongs to a frozen or cut-off process: the
+    # server ends it and frees its row locks, which would otherwise stall recovery and claims
+    # of every run behind them (found by `make chaos`: a worker SIGSTOPped mid-transaction).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        "-c idle_in_transaction_session_timeout="
+        f"{env.int('DATABASE_IDLE_TRANSACTION_TIMEOUT_SECONDS', default=60) * 1000}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}

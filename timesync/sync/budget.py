@@ -5,9 +5,34 @@ which runs one worker). The remote's rate-limit headers fill it; each request ta
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _advice(default: T) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """The budget is advice: when the cache is unreachable (Redis restarting) requests go on
+    as if it were unknown, and the remote's own 429s still hold them back. A cache error must
+    never fail a sync, least of all after the remote has applied a write."""
+
+    def decorate(method: Callable[..., T]) -> Callable[..., T]:
+        def guarded(*args: object, **kwargs: object) -> T:
+            try:
+                return method(*args, **kwargs)
+            except Exception:  # the cache backend's own errors (redis, memcached) vary
+                logger.warning("Request budget unavailable; going on without it.",
+                               exc_info=True)
+                return default
+
+        return guarded
+
+    return decorate
 
 
 class CacheBudget:
@@ -17,6 +42,7 @@ class CacheBudget:
         self.remaining_key = f"timesync:budget:{digest}:remaining"
         self.reset_key = f"timesync:budget:{digest}:reset"
 
+    @_advice(0.0)
     def take(self) -> float:
         reset_at = cache.get(self.reset_key)
         now = time.time()
@@ -28,6 +54,7 @@ class CacheBudget:
             return 0.0
         return 0.0 if left >= 0 else reset_at - now
 
+    @_advice(None)
     def observe(self, *, remaining: int, reset_at: float) -> None:
         known_reset = cache.get(self.reset_key)
         known = cache.get(self.remaining_key)

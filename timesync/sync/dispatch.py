@@ -4,15 +4,40 @@ registry rather than `send_task`, so eager mode (tests, debugging) still runs th
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
 from config.celery import app
+from timesync.models import SyncRun, SyncState
+
+logger = logging.getLogger(__name__)
 
 EXECUTE_RUN = "timesync.tasks.execute_sync_run"
 SEND_FAILURE_EMAIL = "timesync.tasks.send_sync_failure_email"
 
 
 def run_enqueue(run_id: int, *, countdown: float | None = None) -> None:
-    app.tasks[EXECUTE_RUN].apply_async(kwargs={"run_id": run_id}, countdown=countdown)
+    """Send a run to the workers. With the broker unreachable (Redis restarting) the run stays
+    queued in the database, marked as lost so that recovery's next tick sends it: the click
+    that started it still succeeds, and nothing waits for SYNC_RUN_LOST_SECONDS."""
+    try:
+        app.tasks[EXECUTE_RUN].apply_async(kwargs={"run_id": run_id}, countdown=countdown)
+    except OperationalError:
+        logger.warning("Broker unreachable; run %s waits for recovery to send it.", run_id,
+                       exc_info=True)
+        long_ago = timezone.now() - timedelta(seconds=settings.SYNC_RUN_LOST_SECONDS + 1)
+        SyncRun.objects.filter(pk=run_id, state=SyncState.QUEUED).update(
+            next_attempt_at=long_ago)
 
 
 def failure_email_enqueue(run_id: int) -> None:
-    app.tasks[SEND_FAILURE_EMAIL].apply_async(kwargs={"run_id": run_id})
+    """The failed run is recorded whatever happens here; the email is best effort."""
+    try:
+        app.tasks[SEND_FAILURE_EMAIL].apply_async(kwargs={"run_id": run_id})
+    except OperationalError:
+        logger.warning("Broker unreachable; no failure email for run %s.", run_id,
+                       exc_info=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -24,24 +25,20 @@ def sync_runs_recover() -> list[int]:
     Runs waiting for a pulled remote (the Web Connector) are the remote's to collect. Sending
     a run twice is always safe: the claim lets one worker in."""
     now = timezone.now()
-    recovered = []
-    for run_id in SyncRun.objects.filter(
-        state=SyncState.RUNNING, heartbeat_at__lt=stale_before(now)
-    ).values_list("pk", flat=True):
-        # Conditional: the worker may have beaten in between.
-        if SyncRun.objects.filter(pk=run_id, state=SyncState.RUNNING,
-                                  heartbeat_at__lt=stale_before(now)).update(
-                state=SyncState.QUEUED, next_attempt_at=now):
-            recovered.append(run_id)
     lost_before = now - timedelta(seconds=settings.SYNC_RUN_LOST_SECONDS)
-    queued = SyncRun.objects.alias(due=Coalesce("next_attempt_at", "created_at")).filter(
-        Q(state=SyncState.QUEUED) & Q(due__lt=lost_before)
-    )
-    for run_id in queued.values_list("pk", flat=True):
-        if SyncRun.objects.alias(due=Coalesce("next_attempt_at", "created_at")).filter(
-                pk=run_id, state=SyncState.QUEUED, due__lt=lost_before).update(
-                next_attempt_at=now):
-            recovered.append(run_id)
+    with transaction.atomic():
+        # Rows locked by a live transaction (a worker beating, or one frozen mid-transaction)
+        # are skipped, not waited on: one stuck process never stalls every other recovery.
+        quiet = list(SyncRun.objects.select_for_update(skip_locked=True).filter(
+            state=SyncState.RUNNING, heartbeat_at__lt=stale_before(now),
+        ).values_list("pk", flat=True))
+        SyncRun.objects.filter(pk__in=quiet).update(state=SyncState.QUEUED, next_attempt_at=now)
+        lost = list(SyncRun.objects.select_for_update(skip_locked=True)
+                    .alias(due=Coalesce("next_attempt_at", "created_at"))
+                    .filter(Q(state=SyncState.QUEUED) & Q(due__lt=lost_before))
+                    .values_list("pk", flat=True))
+        SyncRun.objects.filter(pk__in=lost).update(next_attempt_at=now)
+    recovered = quiet + lost
     for run_id in recovered:
         dispatch.run_enqueue(run_id)
     return recovered

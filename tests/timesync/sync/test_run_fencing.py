@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tests import factories
@@ -155,3 +155,72 @@ def test_waiting_for_the_remote_keeps_the_project_day_busy(world):
     assert again.run.pk == run.pk
     go_quiet(run)
     assert recovery.sync_runs_recover() == []  # the remote collects it when it polls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recovery_is_not_stalled_by_a_run_locked_in_a_frozen_transaction(world):
+    """A worker stopped mid-transaction holds its run's row: recovery skips it, not waits."""
+    import threading
+
+    frozen_run = world.start_run()
+    other = factories.ProjectFactory(organization=world.project.organization)
+    quiet_run = world.start_run(project=other)
+    for run in (frozen_run, quiet_run):
+        runs.claim(run.pk)
+        go_quiet(run)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        try:
+            with transaction.atomic():
+                SyncRun.objects.select_for_update().get(pk=frozen_run.pk)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        assert recovery.sync_runs_recover() == [quiet_run.pk]
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert recovery.sync_runs_recover() == [frozen_run.pk]
+
+
+def test_a_click_while_the_broker_is_down_is_sent_by_the_next_recovery(
+    world, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from timesync.sync import dispatch
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(dispatch.app.tasks[dispatch.EXECUTE_RUN], "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = runs.sync_run_start(integration=world.integration, project=world.project,
+                                      work_date=WORK_DATE, trigger="api", actor=world.payroll)
+    assert started.created
+    monkeypatch.undo()
+    assert recovery.sync_runs_recover() == [started.run.pk]
+
+
+def test_an_unreachable_request_budget_does_not_stop_a_sync(world, monkeypatch):
+    from timesync.sync import budget
+
+    class CacheDown:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("Redis is restarting.")
+
+            return fail
+
+    monkeypatch.setattr(budget, "cache", CacheDown())
+    world.shift("ana")
+    run = run_to_completion(world.start_run().pk)
+    assert run.state == SyncState.SUCCEEDED
+    assert len(world.remote_entries()) == 1
