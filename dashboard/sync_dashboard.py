@@ -21,9 +21,10 @@ from dashboard import sync_grid
 from dashboard.tenancy import organization_view
 from timesync import roles, selectors
 from timesync.models import Integration, Project, SyncTrigger
+from timesync.sync import cells as grid_cells
 from timesync.sync import runs as sync_runs
 from timesync.sync import selectors as sync_selectors
-from timesync.sync.selectors import Cell, CellStatus
+from timesync.sync.cells import Cell, CellStatus
 
 POLL_SECONDS = 2
 
@@ -33,7 +34,7 @@ def _week(request: HttpRequest) -> list[date]:
         day = date.fromisoformat(request.GET.get("week", ""))
     except ValueError:
         day = None
-    return sync_selectors.sync_week(organization=request.organization, day=day)
+    return grid_cells.sync_week(organization=request.organization, day=day)
 
 
 def _integration(request: HttpRequest, integration_id: int) -> Integration:
@@ -52,14 +53,14 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
         # The week picker's buttons submit the toolbar form, so a search typed since the page
         # loaded goes along; answer with the canonical, bookmarkable address.
         if move == "today":
-            monday = sync_selectors.sync_week(organization=request.organization)[0]
+            monday = grid_cells.sync_week(organization=request.organization)[0]
         else:
             monday = week[0] + timedelta(days=-7 if move == "previous" else 7)
         return redirect(_address(request.path, week=monday, search=search,
                                  page=request.GET.get("page")))
     # Rows are paged past settings.SYNC_DASHBOARD_PAGE_SIZE projects: the page's cost grows
     # with its rows, and nobody reads a thousand rows at once.
-    grid = sync_selectors.sync_grid(
+    grid = grid_cells.sync_grid(
         membership=request.membership, integration=integration, dates=week, search=search,
         page_number=request.GET.get("page"), page_size=settings.SYNC_DASHBOARD_PAGE_SIZE,
     )
@@ -85,7 +86,7 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
         if page.has_next() else "",
         "active_projects": _active_projects(grid.cells.values()),
         "poll_seconds": POLL_SECONDS,
-        "days": sync_grid.day_headers(week, sync_selectors.organization_today(
+        "days": sync_grid.day_headers(week, grid_cells.organization_today(
             request.organization)),
         "preview_url": _preview_url(request, integration),
         "none_title": sync_grid.NONE_TITLE,
@@ -157,7 +158,7 @@ def sync_start(request: HttpRequest, integration_id: int) -> HttpResponse:
         return render(request, "dashboard/sync/_run_status.html", {
             "integration": integration, "run": run, "poll_seconds": POLL_SECONDS,
         })
-    return _cells_response(request, integration, [project.pk], sync_selectors.week_of(day))
+    return _cells_response(request, integration, [project.pk], grid_cells.week_of(day))
 
 
 @organization_view
@@ -188,7 +189,7 @@ def sync_poll(request: HttpRequest, integration_id: int) -> HttpResponse:
 
 def _cells_response(request: HttpRequest, integration: Integration, project_ids: list[int],
                     week: list[date]) -> HttpResponse:
-    cells = sync_selectors.sync_cells(integration=integration, project_ids=project_ids,
+    cells = grid_cells.sync_cells(integration=integration, project_ids=project_ids,
                                       dates=week)
     return render(request, "dashboard/sync/_cells_update.html", {
         "integration": integration, "week": week,

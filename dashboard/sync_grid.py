@@ -21,7 +21,7 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-from timesync.sync.selectors import Cell, CellStatus, GridProject
+from timesync.sync.cells import Cell, CellStatus, GridProject
 
 # The title of a dash: the same for every empty cell, so the table carries it once and the
 # script sets it on the cell that is pointed at (see static/js/app.js).

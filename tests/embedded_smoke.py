@@ -19,7 +19,7 @@ from django.test import Client  # noqa: E402
 from connectors.plexxis import demo as plexxis_demo  # noqa: E402
 from connectors.plexxis.emulator import PlexxisEmulator  # noqa: E402
 from timesync.models import Integration, Membership, SyncRun  # noqa: E402
-from timesync.sync import push, runs, selectors  # noqa: E402
+from timesync.sync import cells, push, runs  # noqa: E402
 
 
 def pages_for(integration: Integration, run: SyncRun) -> list[str]:
@@ -50,9 +50,9 @@ def main() -> None:
     try:
         integration.settings = {**integration.settings, "base_url": emulator.base_url}
         integration.save(update_fields=["settings"])
-        week = selectors.sync_week(organization=integration.organization)
+        week = cells.sync_week(organization=integration.organization)
         project_ids = list(integration.project_links.values_list("project_id", flat=True))
-        ready = [cell for cell in selectors.sync_cells(
+        ready = [cell for cell in cells.sync_cells(
             integration=integration, project_ids=project_ids, dates=week).values()
             if cell.status == "ready"]
         cell = ready[0]
@@ -62,7 +62,7 @@ def main() -> None:
                                       work_date=cell.work_date, trigger="api")
         push.sync_run_execute(run_id=started.run.pk)
         run = SyncRun.objects.get(pk=started.run.pk)
-        after = selectors.sync_cells(integration=integration, project_ids=[cell.project_id],
+        after = cells.sync_cells(integration=integration, project_ids=[cell.project_id],
                                      dates=[cell.work_date])[(cell.project_id, cell.work_date)]
         remote = [e for e in emulator.entries()
                   if e["job_number"] == link.remote_project_id

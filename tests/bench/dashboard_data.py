@@ -23,7 +23,7 @@ from timesync.models import (
     Worker,
     WorkerLink,
 )
-from timesync.sync import selectors
+from timesync.sync import cells
 
 ZONE = ZoneInfo("America/Toronto")
 DAY = date(2026, 6, 3)
@@ -71,7 +71,7 @@ def build_dashboard_world(projects: int = 300) -> DashboardWorld:
                    remote_worker_id=w.employee_number, matched_by="employee_number")
         for w in workers
     ])
-    week = selectors.week_of(DAY)
+    week = cells.week_of(DAY)
     shifts = []
     for index, project in enumerate(rows):
         for offset, day in enumerate(week[:5]):

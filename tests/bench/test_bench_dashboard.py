@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.bench.dashboard_data import DAY, build_dashboard_world
 from timesync.models import Project
-from timesync.sync import selectors
+from timesync.sync import cells
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db]
 PROJECTS = 300
@@ -40,8 +40,8 @@ def _cells_ms(world) -> float:
     samples = []
     for _ in range(ROUNDS):
         began = time.perf_counter()
-        selectors.sync_cells(integration=world.integration, project_ids=project_ids,
-                             dates=selectors.week_of(DAY))
+        cells.sync_cells(integration=world.integration, project_ids=project_ids,
+                             dates=cells.week_of(DAY))
         samples.append((time.perf_counter() - began) * 1000)
     return statistics.median(samples)
 

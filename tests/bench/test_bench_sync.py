@@ -33,7 +33,8 @@ from timesync.models import (
     Worker,
     WorkerLink,
 )
-from timesync.sync import csvlog, push, selectors
+from timesync.sync import cells as grid_cells
+from timesync.sync import csvlog, push
 from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
 
@@ -128,7 +129,7 @@ def test_bench_week_of_cells(project_count):
         Worker(organization=organization, name=f"Worker {n}", employee_number=f"W{n}")
         for n in range(8)
     ])
-    week = selectors.week_of(DAY)
+    week = grid_cells.week_of(DAY)
     for project in projects:
         for day in week[:5]:
             day_shifts = _bulk_shifts(organization, project, workers[:4], day)
@@ -147,7 +148,7 @@ def test_bench_week_of_cells(project_count):
     project_ids = [p.pk for p in projects]
     with CaptureQueriesContext(connection) as queries:
         began = time.perf_counter()
-        cells = selectors.sync_cells(integration=integration, project_ids=project_ids,
+        cells = grid_cells.sync_cells(integration=integration, project_ids=project_ids,
                                      dates=week)
         elapsed = time.perf_counter() - began
     assert len(cells) == project_count * 7

@@ -15,8 +15,8 @@ from tests.timesync.sync.conftest import emulator as emulator
 from tests.timesync.sync.conftest import world as world
 from timesync import services
 from timesync.models import ApprovalState, Role, Shift, TimeType
-from timesync.sync import selectors as sync_selectors
-from timesync.sync.selectors import CellStatus
+from timesync.sync import cells as grid_cells
+from timesync.sync.cells import CellStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -404,7 +404,7 @@ def test_editing_a_synced_shift_through_the_page_turns_its_dashboard_cell_amber(
     run_to_completion(world.start_run().pk)
     cells = {"integration": world.integration, "project_ids": [world.project.pk],
              "dates": [WORK_DATE]}
-    assert sync_selectors.sync_cells(**cells)[(world.project.pk, WORK_DATE)].status == (
+    assert grid_cells.sync_cells(**cells)[(world.project.pk, WORK_DATE)].status == (
         CellStatus.SYNCED)
     client.force_login(world.payroll.user)
 
@@ -412,5 +412,5 @@ def test_editing_a_synced_shift_through_the_page_turns_its_dashboard_cell_amber(
         ana, start="2026-06-03T07:00", end="2026-06-03T16:00", cost_code=world.cost_code.pk))
 
     assert Shift.objects.get(pk=ana.pk).version == ana.version + 1
-    cell = sync_selectors.sync_cells(**cells)[(world.project.pk, WORK_DATE)]
+    cell = grid_cells.sync_cells(**cells)[(world.project.pk, WORK_DATE)]
     assert (cell.status, cell.changes) == (CellStatus.CHANGED, 1)

@@ -18,6 +18,7 @@ from connectors.base import PermanentError
 from timesync.api import sync_serializers as s
 from timesync.api.views import ORGANIZATION_SLUG, OrganizationScopedMixin
 from timesync.models import Integration, ProjectLink, SyncLogEntry, SyncRun, SyncTrigger, WorkerLink
+from timesync.sync import cells as grid_cells
 from timesync.sync import csvlog, runs, selectors, services
 
 INTEGRATION_ID = OpenApiParameter("integration_id", OpenApiTypes.INT, OpenApiParameter.PATH)
@@ -121,13 +122,13 @@ class IntegrationViewSet(
         query = s.CellQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         # "This week" where the organization works, as on the Sync Dashboard.
-        week = selectors.sync_week(organization=self.membership.organization,
+        week = grid_cells.sync_week(organization=self.membership.organization,
                                    day=query.validated_data.get("week"))
         from timesync import selectors as domain
 
         project_ids = domain.project_list(membership=self.membership, active=True) \
             .values_list("pk", flat=True)
-        cells = selectors.sync_cells(integration=integration, project_ids=project_ids,
+        cells = grid_cells.sync_cells(integration=integration, project_ids=project_ids,
                                      dates=week)
         return Response(s.CellSerializer(cells.values(), many=True).data)
 

@@ -20,7 +20,7 @@ from timesync.models import (
     SyncState,
     SyncTrigger,
 )
-from timesync.sync import selectors
+from timesync.sync import cells as grid_cells
 from timesync.sync import services as sync_services
 from timesync.sync.planning import idempotency_key, round_hours
 
@@ -29,9 +29,9 @@ from .conftest import API_KEY, TORONTO, WORK_DATE, run_to_completion
 pytestmark = pytest.mark.django_db
 
 
-def cell_of(world, day=WORK_DATE, project=None) -> selectors.Cell:
+def cell_of(world, day=WORK_DATE, project=None) -> grid_cells.Cell:
     project = project or world.project
-    cells = selectors.sync_cells(integration=world.integration, project_ids=[project.pk],
+    cells = grid_cells.sync_cells(integration=world.integration, project_ids=[project.pk],
                                  dates=[day])
     return cells[(project.pk, day)]
 
@@ -345,12 +345,12 @@ def _busy_week(world, n_projects: int):
     # Amber too: a synced shift of each project's Monday edited since.
     for shift in mondays:
         services.shift_update(actor=world.payroll, shift=shift, notes="fixed")
-    return projects, selectors.week_of(WORK_DATE)
+    return projects, grid_cells.week_of(WORK_DATE)
 
 
 def _queries_for_a_week(world, project_ids, week) -> tuple[int, dict]:
     with CaptureQueriesContext(connection) as captured:
-        cells = selectors.sync_cells(integration=world.integration, project_ids=project_ids,
+        cells = grid_cells.sync_cells(integration=world.integration, project_ids=project_ids,
                                      dates=week)
     return len(captured.captured_queries), cells
 
@@ -385,7 +385,7 @@ def test_a_weeks_cells_of_a_busy_grid_say_what_each_day_holds(world):
 def test_a_day_whose_only_workers_are_unknown_remotely_is_green_once_synced(world):
     world.shift("cy")
     run_to_completion(world.start_run().pk)
-    cell = selectors.sync_cells(integration=world.integration,
+    cell = grid_cells.sync_cells(integration=world.integration,
                                      project_ids=[world.project.pk],
                                      dates=[WORK_DATE])[(world.project.pk, WORK_DATE)]
     assert (cell.status, cell.unsendable) == ("synced", 1)
@@ -412,12 +412,12 @@ def test_the_embedded_defaults_cells_agree_with_the_postgresql_query(world, monk
     SyncRun.objects.create(organization=world.project.organization, integration=world.integration,
                            project=parkade, work_date=WORK_DATE, trigger=SyncTrigger.API,
                            state=SyncState.FAILED, error="Plexxis refused the key.")
-    projects, week = [world.project.pk, parkade.pk], selectors.week_of(WORK_DATE)
+    projects, week = [world.project.pk, parkade.pk], grid_cells.week_of(WORK_DATE)
 
-    on_postgresql = selectors.sync_cells(integration=world.integration, project_ids=projects,
+    on_postgresql = grid_cells.sync_cells(integration=world.integration, project_ids=projects,
                                          dates=week)
     monkeypatch.setattr(connection, "vendor", "sqlite")
-    portable = selectors.sync_cells(integration=world.integration, project_ids=projects,
+    portable = grid_cells.sync_cells(integration=world.integration, project_ids=projects,
                                     dates=week)
 
     assert portable == on_postgresql
