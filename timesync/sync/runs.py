@@ -21,7 +21,6 @@ from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from connectors.base import PermanentError
 from timesync import roles
 from timesync.models import (
     ACTIVE_SYNC_STATES,
@@ -36,6 +35,7 @@ from timesync.models import (
     Worker,
 )
 from timesync.sync import dispatch
+from timesync.sync.selectors import require_connected
 
 WRITE_OUTCOMES = (SyncOutcome.CREATED, SyncOutcome.UPDATED, SyncOutcome.DELETED)
 FINAL_STATES = (SyncState.SUCCEEDED, SyncState.SUCCEEDED_WITH_WARNINGS, SyncState.FAILED)
@@ -74,8 +74,7 @@ def sync_run_start(
         )
     if project.organization_id != integration.organization_id:
         raise roles.PermissionDenied("That project belongs to another organization.")
-    if not integration.is_connected:
-        raise PermanentError(f"{integration.name} is disconnected: connect it again first.")
+    require_connected(integration)
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(
