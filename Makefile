@@ -11,13 +11,41 @@ PORT ?= 8000
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/timesync)
 TEST_REDIS_URL := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: run test lint check-deploy bench chaos clean
+.PHONY: run test lint check-deploy bench chaos clean lock audit
 
-$(VENV)/.installed: pyproject.toml
+# Dependencies come from the lock files only (README "Dependencies"): every package pinned, by
+# hash, installed without resolving anything (--no-deps); then the project itself, --no-deps.
+# dev-lock.txt is lock.txt (the image's) plus the dev tools, at the same versions.
+LOCK := requirements/lock.txt
+DEV_LOCK := requirements/dev-lock.txt
+
+$(VENV)/.locked: $(DEV_LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
 	@touch $@
+
+# A dependency in pyproject.toml that the locks do not pin fails here, before anything runs.
+$(VENV)/.installed: $(VENV)/.locked pyproject.toml $(LOCK)
+	$(PY) requirements/check_lock.py
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+# Refreshes both lock files from pyproject.toml: keeps every pin that still fits and resolves
+# only what changed (`make lock UPGRADE=1` moves everything to the newest allowed). Resolved
+# for every platform (--universal) on Python 3.11; deterministic: run twice, same files.
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+
+lock: $(VENV)/.locked
+	$(UV_COMPILE) pyproject.toml -o $(LOCK)
+	$(UV_COMPILE) pyproject.toml --extra dev -c $(LOCK) -o $(DEV_LOCK)
+	$(PY) requirements/check_lock.py
+
+# Known vulnerabilities in the locked dependencies (README "Dependencies"): fails on any found;
+# says loudly, without failing, when no vulnerability service could be reached. dev-lock.txt
+# holds every package of lock.txt at the same version, so auditing it covers both.
+audit: $(VENV)/.installed
+	$(PY) requirements/audit.py $(DEV_LOCK)
 
 .env:
 	$(PY) -m config.devenv > .env
@@ -35,6 +63,7 @@ test: export CELERY_BROKER_URL = $(TEST_REDIS_URL)
 test: export REDIS_URL = $(TEST_REDIS_URL)
 test: export DEBUG = false
 test: $(VENV)/.installed
+	$(PY) requirements/check_lock.py
 	$(PY) -m tests.services_check
 	$(VENV)/bin/ruff check .
 	eval "$$($(PY) -m config.devenv --test)" && $(VENV)/bin/pytest $(PYTEST_ARGS)
