@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Model
-from rest_framework.authtoken.models import Token
+from django.shortcuts import resolve_url
 from rest_framework.test import APIClient
 
 from tests import factories
@@ -27,6 +27,7 @@ from tests.security.walker import (
     changed_tables,
     fingerprint,
     fingerprint_query,
+    fingerprinted_models,
     fingerprinted_tables,
     tenant_routes,
     url_for,
@@ -93,11 +94,9 @@ def _project_work(membership: Membership, project: Project) -> bool:
 
 # Who may change each table, by the rules of timesync/roles.py; a table written by several
 # actions lists each. `project` is the walked objects' project. A model added later fails the
-# walk until it is taught here.
+# walk until it is taught here (or its app in APP_RULES).
 TABLE_RULES: dict[type[Model], tuple[Rule, ...]] = {
     User: (_nobody,), User.groups.through: (_nobody,), User.user_permissions.through: (_nobody,),
-    Group: (_nobody,), Group.permissions.through: (_nobody,), Permission: (_nobody,),
-    Token: (_nobody,),
     Organization: (_organization,),
     Membership: (_organization,),
     Membership.assigned_projects.through: (_organization,),
@@ -116,7 +115,19 @@ TABLE_RULES: dict[type[Model], tuple[Rule, ...]] = {
     Shift: (_project_work,), Shift.history.model: (_project_work,),
     SyncRun: (_project_work,), SyncLogEntry: (_project_work,), ExternalRecord: (_project_work,),
 }
-RULES_BY_TABLE = {model._meta.db_table: rules for model, rules in TABLE_RULES.items()}
+# Whole apps: Django's groups and permissions belong to no organization; API tokens belong to
+# their owner, and only an admin, taking a member out of the organization, may end theirs.
+APP_RULES: dict[str, tuple[Rule, ...]] = {
+    "auth": (_nobody,), "authtoken": (_organization,), "knox": (_organization,),
+}
+
+
+def _rules(model: type[Model]) -> tuple[Rule, ...] | None:
+    return TABLE_RULES.get(model) or APP_RULES.get(model._meta.app_label)
+
+
+RULES_BY_TABLE = {model._meta.db_table: _rules(model) for model in fingerprinted_models()
+                  if _rules(model)}
 
 
 @dataclass
@@ -188,6 +199,7 @@ class Answer:
     status: int
     changed: tuple[str, ...]
     error: str = ""
+    location: str = ""
 
 
 def send(world: World, client: APIClient, method: str, url: str) -> Answer:
@@ -204,7 +216,7 @@ def send(world: World, client: APIClient, method: str, url: str) -> Answer:
             return Answer(500, (), repr(error)[:200])
         changed = tuple(changed_tables(world.start, fingerprint(world.query)))
         transaction.set_rollback(True)
-    return Answer(response.status_code, changed)
+    return Answer(response.status_code, changed, location=response.get("Location", ""))
 
 
 def urls(slug: str, objects: dict[str, int], *, naming_an_object: bool = False
@@ -266,6 +278,21 @@ def test_their_ids_under_our_slug_answer_as_ids_that_do_not_exist(world, role):
         if answers != expected or not set(answers.values()) <= {403, 404, 405}:
             failures.append(f"{name} {url}: {answers}, for absent ids {expected}")
         failures += changes
+    assert failures == []
+
+
+def test_every_route_turns_an_anonymous_visitor_away(world):
+    """Signed out: the sign-in page (pages), 401 or 403 (API), 404 or 405; nothing changes."""
+    visitor = APIClient()
+    failures = []
+    for name, url in urls(world.slug, world.objects):
+        for method in METHODS:
+            answer = send(world, visitor, method, url)
+            to_sign_in = answer.status == 302 and answer.location.startswith(
+                resolve_url(settings.LOGIN_URL))
+            if not (to_sign_in or answer.status in {401, 403, 404, 405}) or answer.changed:
+                failures.append(f"{method.upper()} {url} ({name}) -> {answer.status} "
+                                f"{answer.location} changed {answer.changed}")
     assert failures == []
 
 

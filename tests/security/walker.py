@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import connection
+from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RoutePattern
 
@@ -28,9 +29,9 @@ METHODS = ("get", "head", "post", "put", "patch", "delete")
 SAFE_METHODS = frozenset({"get", "head"})
 
 # The tables a request could change: our apps (their history tables and many-to-many tables
-# included), users, groups and permissions, and API tokens. Sessions are left out: signing in
-# and choosing an organization write them by design.
-FINGERPRINTED_APPS = ("timesync", "dashboard", "auth", "authtoken", "knox", "axes")
+# included), groups and permissions, and API tokens (DRF's or knox's, whichever is installed).
+# Sessions and sign-in records are left out: signing in writes them by design.
+FINGERPRINTED_APPS = ("timesync", "dashboard", "auth", "authtoken", "knox")
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,18 @@ def url_for(route: Route, organization_slug: str, objects: dict[str, int]) -> st
     return reverse(route.name, kwargs=kwargs)
 
 
+def fingerprinted_models() -> list[type[Model]]:
+    return sorted(
+        (model
+         for config in apps.get_app_configs() if config.label in FINGERPRINTED_APPS
+         for model in config.get_models(include_auto_created=True)
+         if model._meta.managed and not model._meta.proxy),
+        key=lambda model: model._meta.db_table,
+    )
+
+
 def fingerprinted_tables() -> list[str]:
-    tables = {
-        model._meta.db_table
-        for config in apps.get_app_configs() if config.label in FINGERPRINTED_APPS
-        for model in config.get_models(include_auto_created=True)
-        if model._meta.managed and not model._meta.proxy
-    }
-    return sorted(tables)
+    return [model._meta.db_table for model in fingerprinted_models()]
 
 
 def fingerprint_query(tables: list[str]) -> str:
