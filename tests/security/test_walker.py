@@ -171,7 +171,8 @@ def world() -> World:
         organization=theirs, integration=integration, project=shift.project,
         work_date=shift.work_date, trigger=SyncTrigger.API, state=SyncState.SUCCEEDED,
     )
-    # What each URL parameter names. A route with a parameter missing here fails the walk.
+    # What each URL parameter names: the walker's parameter map. A route with a parameter
+    # missing here fails the walk (UnknownParameter says which).
     objects = {
         "integration_id": integration.pk,
         "run_id": run.pk,
@@ -235,6 +236,12 @@ def test_walker_finds_the_tenant_scoped_routes():
     names = {route.name for route in tenant_routes()}
     assert {"shift_detail", "project_detail", "api:shift-detail", "api:shift-approve",
             "api:project-list"} <= names
+
+
+def test_the_walker_knows_what_every_url_parameter_names(world):
+    # url_for raises UnknownParameter, naming the route and the parameter, for one it does not.
+    assert all(url_for(route, world.slug, world.objects).startswith("/")
+               for route in tenant_routes())
 
 
 def test_every_table_the_walker_watches_says_who_may_change_it():

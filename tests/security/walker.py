@@ -3,7 +3,7 @@ of objects, and a fingerprint of every table a request could change.
 
 The walker reads the routes from Django's resolver, so a page or endpoint added later is walked
 without touching the tests; a route with a URL parameter the walker does not know fails until
-OBJECTS_BY_PARAMETER in test_walker.py is taught which object that parameter names.
+the `objects` map of the `world` fixture in test_walker.py is taught which object it names.
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ def url_for(route: Route, organization_slug: str, objects: dict[str, int]) -> st
             kwargs[parameter] = objects[parameter]
         else:
             raise UnknownParameter(
-                f"URL {route.name!r} takes {parameter!r}: teach OBJECTS_BY_PARAMETER in "
-                "tests/security/test_walker.py which object it names, so it is walked."
+                f"URL {route.name!r} takes {parameter!r}: teach the `objects` map of the "
+                "`world` fixture in tests/security/test_walker.py which object it names, so "
+                "the route is walked."
             )
     return reverse(route.name, kwargs=kwargs)
 
