@@ -8,7 +8,6 @@ it counts every connection it accepts."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,10 +21,11 @@ from timesync.models import Integration
 from timesync.sync import services as sync_services
 from timesync.sync.remotes import connector_for
 
+from .conftest import REMOTE_NAME
+
 pytestmark = pytest.mark.django_db
 
 API_KEY = "the-tenants-plexxis-key"
-REMOTE_NAME = "plexxis.example.com"
 
 
 class InternalService(ThreadingHTTPServer):
@@ -91,21 +91,6 @@ def internal_service() -> Iterator[InternalService]:
 def production(settings) -> None:
     """Production's rules: no private host allowed (the tests' default allows the emulators')."""
     settings.CONNECTOR_PRIVATE_HOSTS_ALLOWED = []
-
-
-@pytest.fixture
-def resolver(monkeypatch) -> dict[str, str]:
-    """DNS for REMOTE_NAME, answering whatever the test puts in the dict at the moment it is
-    asked; every other name resolves as usual."""
-    answers: dict[str, str] = {}
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host, port, *args, **kwargs):
-        name = host.decode() if isinstance(host, bytes) else host
-        return real_getaddrinfo(answers.get(name, host), port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return answers
 
 
 def stored_integration(admin, base_url: str) -> Integration:

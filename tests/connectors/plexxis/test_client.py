@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import date
 from decimal import Decimal
@@ -302,6 +303,19 @@ def test_a_rate_limited_write_is_known_not_to_have_been_applied(plexxis, plexxis
 
     with pytest.raises(TransientError) as caught:
         plexxis.create_entry(make_entry())
+
+    assert caught.value.maybe_applied is False
+
+
+def test_a_remote_whose_name_cannot_be_found_applied_nothing(monkeypatch):
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    nowhere = PlexxisConnector("https://plexxis.example.com/api/v1", "key")
+
+    with pytest.raises(TransientError) as caught:
+        nowhere.create_entry(make_entry())
 
     assert caught.value.maybe_applied is False
 
