@@ -37,7 +37,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 HTTPS_PORT = 443
 
 # Ranges that Python 3.11's `is_global` still calls global, or whose embedded IPv4 address may
-# be one of ours. A remote system's public address is never in one of them.
+# be one of ours. A remote system's public address is never in one of them. (So a server on an
+# IPv6-only network behind DNS64 would see every IPv4-only remote as NAT64 and refuse it:
+# requests-hardened refuses NAT64 too. Our servers need IPv4 egress.)
 _NEVER_A_REMOTE = tuple((ipaddress.ip_network(network), kind) for network, kind in (
     ("64:ff9b::/96", "NAT64"),
     ("64:ff9b:1::/48", "local-use NAT64"),
