@@ -297,6 +297,9 @@ PLEXXIS_READ_TIMEOUT_SECONDS = env.float("PLEXXIS_READ_TIMEOUT_SECONDS", default
 CONNECTOR_PRIVATE_HOSTS_ALLOWED = env.list(
     "CONNECTOR_PRIVATE_HOSTS_ALLOWED", default=["127.0.0.1", "localhost"] if DEBUG else []
 )
+# Ports a connector's public address may name: https's own unless a customer's remote answers
+# elsewhere (every other port is a service of someone's network, ssh or a database).
+CONNECTOR_ALLOWED_PORTS = env.list("CONNECTOR_ALLOWED_PORTS", cast=int, default=[443])
 # Links in emails (the failure alert points at the run's log).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 

@@ -15,22 +15,27 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-import ipaddress
 import json
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
+
+from connectors.addresses import (
+    PUBLIC_HTTPS_ONLY,
+    PinnedAddressAdapter,
+    RemoteAddressPolicy,
+    RemoteAddressRefused,
+)
 
 # --- What crosses the contract --------------------------------------------------------------
 
@@ -249,6 +254,10 @@ class HttpClient:
     Reads (GET) are retried a few times by urllib3 (honouring Retry-After); writes never are:
     a write whose answer was lost may have been applied, and only the sync ledger's
     reconciliation can tell, so it surfaces as a TransientError.
+
+    The address is a tenant's: every request is checked by `policy` when it is made, on the
+    address it connects to (connectors.addresses), and a redirect is never followed (see
+    `_outcome`). Without a policy, only public https addresses on port 443 are called.
     """
 
     def __init__(
@@ -261,10 +270,12 @@ class HttpClient:
         read_timeout: float = 30.0,
         read_retries: int = 2,
         budget: RequestBudget | None = None,
+        policy: RemoteAddressPolicy = PUBLIC_HTTPS_ONLY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.budget = budget
         self.system = system
+        self.policy = policy
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
@@ -275,22 +286,30 @@ class HttpClient:
             allowed_methods=frozenset({"GET", "HEAD"}), respect_retry_after_header=True,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        for scheme in ("http", "https"):
+            self.session.mount(f"{scheme}://", PinnedAddressAdapter(
+                https=scheme == "https", policy=policy, max_retries=retry, pool_maxsize=4))
 
     def request(
         self, method: str, path: str, *, json_body: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
         url = f"{self.base_url}/{path.lstrip('/')}"
+        self._check_address(url)  # before the budget: a refused address spends nothing
         if self.before_request is not None:
             self.before_request()
         self._spend_budget(method, path)
         try:
+            # Redirects are not followed: requests would send our headers, the API key among
+            # them, to wherever the remote points (see `_outcome`).
             response = self.session.request(
-                method, url, json=json_body, params=params, timeout=self.timeout
+                method, url, json=json_body, params=params, timeout=self.timeout,
+                allow_redirects=False,
             )
+        except requests.exceptions.InvalidURL as error:
+            # requests wraps what the adapter refused, on the address resolved, in InvalidURL.
+            reason = error.args[0] if error.args else error
+            raise PermanentError(f"{self.system} was not called: {reason}") from error
         except requests.ConnectTimeout as error:
             raise TransientError(f"Could not reach {self.system} ({method} {path}).",
                                  maybe_applied=False) from error
@@ -307,6 +326,12 @@ class HttpClient:
             ) from error
         self._observe_budget(response)
         return self._outcome(response, method, path)
+
+    def _check_address(self, url: str) -> None:
+        try:
+            self.policy.read(url)
+        except RemoteAddressRefused as error:
+            raise PermanentError(f"{self.system} was not called: {error}") from error
 
     def _spend_budget(self, method: str, path: str) -> None:
         if self.budget is None:
@@ -358,6 +383,13 @@ class HttpClient:
             raise PermanentError(
                 f"{self.system} refused {method} {path} ({status}): {remote_message(response)}"
             )
+        if 300 <= status < 400:
+            raise PermanentError(
+                f"{self.system} answered {status} to {method} {path}, a redirect to "
+                f"{_redirect_target(response)}; redirects are not followed, so that the "
+                "credentials never travel to another address. If that is the right address, "
+                "put it in the integration's settings."
+            )
         if status == 204 or not response.content:
             return None
         try:
@@ -373,11 +405,24 @@ class HttpClient:
 
 def _never_connected(error: requests.ConnectionError) -> bool:
     """The request never reached the remote (refused or unresolvable), so nothing was applied.
-    requests wraps urllib3's MaxRetryError, whose `reason` says what happened."""
+    requests wraps urllib3's MaxRetryError, whose `reason` says what happened; the pinning
+    adapter resolves the host before urllib3 and raises from the resolver's own error."""
+    if isinstance(error.__cause__, socket.gaierror):
+        return True
     reason = error.args[0] if error.args else None
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
     return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+def _redirect_target(response: requests.Response) -> str:
+    """Where a redirect points, without its query (it may carry a token)."""
+    try:
+        target = urlsplit(urljoin(response.url, response.headers.get("Location", "")))
+        port = f":{target.port}" if target.port else ""
+        return f"{target.scheme}://{target.hostname}{port}{target.path}"[:200]
+    except ValueError:
+        return "another address"
 
 
 def remote_message(response: requests.Response) -> str:
@@ -390,30 +435,6 @@ def remote_message(response: requests.Response) -> str:
             if key in body:
                 return str(body[key])[:300]
     return str(body)[:300]
-
-
-def check_remote_url(url: str, *, allowed_private_hosts: Iterable[str] = ()) -> None:
-    """Refuse an address no remote system can have. An admin types it and our servers call
-    it, so it must not reach our own network: https only, and no private, loopback or
-    link-local address, except the hosts allowed by settings (the local emulators)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("Give the full address, starting with https://.")
-    if parts.hostname in set(allowed_private_hosts):
-        return
-    if parts.scheme != "https":
-        raise ValueError("Use an https:// address: credentials must not cross the network "
-                         "in clear.")
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443,
-                                                                proto=socket.IPPROTO_TCP)}
-    except (socket.gaierror, UnicodeError) as error:
-        raise ValueError(f"{parts.hostname} cannot be found; check the address.") from error
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            raise ValueError(f"{parts.hostname} points at a private address ({ip}); give the "
-                             "remote system's public address.")
 
 
 def as_decimal_hours(value: Any) -> Decimal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,8 +25,10 @@ def pytest_configure(config: pytest.Config) -> None:
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     # Production redirects http to https; the test client speaks plain http.
     settings.SECURE_SSL_REDIRECT = False
-    # The remotes are local emulators on 127.0.0.1.
+    # The remotes are local emulators on 127.0.0.1, here and in the workers tests start (they
+    # inherit the environment), which call them as production calls a remote.
     settings.CONNECTOR_PRIVATE_HOSTS_ALLOWED = ["127.0.0.1", "localhost"]
+    os.environ["CONNECTOR_PRIVATE_HOSTS_ALLOWED"] = "127.0.0.1,localhost"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import requests
 
+from connectors.addresses import PUBLIC_HTTPS_ONLY, RemoteAddressPolicy
 from connectors.base import (
     Connector,
     HttpClient,
@@ -63,11 +64,13 @@ class PlexxisConnector(Connector):
     def __init__(
         self, base_url: str, api_key: str, *, connect_timeout: float = 5.0,
         read_timeout: float = 30.0, budget: RequestBudget | None = None,
+        policy: RemoteAddressPolicy = PUBLIC_HTTPS_ONLY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = _PlexxisHttp(
             base_url=self.base_url, system=SYSTEM, headers={"X-API-Key": api_key},
             connect_timeout=connect_timeout, read_timeout=read_timeout, budget=budget,
+            policy=policy,
         )
 
     # --- Settings -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings as django_settings
 
+from connectors.addresses import RemoteAddressPolicy
 from connectors.base import Connector, PermanentError
 from connectors.plexxis.client import PlexxisConnector
 from timesync import crypto
@@ -30,5 +31,15 @@ def connector_for(integration: Integration) -> Connector:
         budget = budget_for(kind="plexxis", base_url=settings["base_url"],
                             credential=credentials["api_key"])
         return PlexxisConnector(settings["base_url"], credentials["api_key"], budget=budget,
-                                read_timeout=django_settings.PLEXXIS_READ_TIMEOUT_SECONDS)
+                                read_timeout=django_settings.PLEXXIS_READ_TIMEOUT_SECONDS,
+                                policy=remote_address_policy())
     raise PermanentError(f"{integration.get_kind_display()} cannot send timecards yet.")
+
+
+def remote_address_policy() -> RemoteAddressPolicy:
+    """Where a tenant's address may lead, from settings: read at each use, so that the one
+    rule holds for the address saved and for every request made."""
+    return RemoteAddressPolicy.of(
+        private_hosts_allowed=django_settings.CONNECTOR_PRIVATE_HOSTS_ALLOWED,
+        ports_allowed=django_settings.CONNECTOR_ALLOWED_PORTS,
+    )

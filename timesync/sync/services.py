@@ -13,11 +13,11 @@ import copy
 from dataclasses import dataclass, fields
 from datetime import time
 
-from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from connectors.base import Connector, check_remote_url
+from connectors.addresses import check_remote_url
+from connectors.base import Connector
 from timesync import crypto, roles
 from timesync import selectors as domain
 from timesync.models import (
@@ -36,7 +36,7 @@ from timesync.models import (
 )
 from timesync.sync import audit, catalog
 from timesync.sync.matching import MatchReport
-from timesync.sync.remotes import connector_for
+from timesync.sync.remotes import connector_for, remote_address_policy
 from timesync.sync.selectors import access_integration, require_connected
 
 # What can be connected today; the other kinds are shown as coming soon.
@@ -217,8 +217,7 @@ def _check_address(settings: dict | None) -> None:
     base_url = (settings or {}).get("base_url")
     if base_url:
         try:
-            check_remote_url(base_url, allowed_private_hosts=django_settings
-                             .CONNECTOR_PRIVATE_HOSTS_ALLOWED)
+            check_remote_url(base_url, policy=remote_address_policy())
         except ValueError as error:
             raise ValidationError({"base_url": str(error)}) from error
 

@@ -9,10 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from connectors.addresses import RemoteAddressPolicy
 from connectors.plexxis.client import PlexxisConnector
 from connectors.plexxis.emulator import PlexxisEmulator
 
 PLEXXIS_API_KEY = "test-plexxis-key"
+# The emulator listens on this machine, which production never lets a connector call.
+EMULATOR_ALLOWED = RemoteAddressPolicy.of(private_hosts_allowed=["127.0.0.1"])
 # Short, so a timeout fault costs a test about a second; local answers take milliseconds.
 PLEXXIS_READ_TIMEOUT = 1.0
 
@@ -56,7 +59,7 @@ def plexxis(plexxis_emulator: PlexxisEmulator) -> Iterator[PlexxisConnector]:
     """A PlexxisConnector speaking to `plexxis_emulator`, with a 1 s read timeout."""
     connector = PlexxisConnector(
         plexxis_emulator.base_url, PLEXXIS_API_KEY, connect_timeout=1.0,
-        read_timeout=PLEXXIS_READ_TIMEOUT,
+        read_timeout=PLEXXIS_READ_TIMEOUT, policy=EMULATOR_ALLOWED,
     )
     yield connector
     connector.close()

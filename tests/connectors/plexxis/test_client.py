@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import date
 from decimal import Decimal
@@ -18,7 +19,7 @@ from connectors.base import (
 )
 from connectors.plexxis.client import PlexxisConnector
 from connectors.plexxis.emulator import PlexxisEmulator
-from tests.connectors.plexxis.fixtures import EMPLOYEES, PLEXXIS_API_KEY
+from tests.connectors.plexxis.fixtures import EMPLOYEES, EMULATOR_ALLOWED, PLEXXIS_API_KEY
 
 DAY = date(2025, 3, 10)
 
@@ -50,21 +51,21 @@ def test_test_connection_passes_with_the_right_key(plexxis, plexxis_emulator):
 
 
 def test_test_connection_with_a_wrong_key_says_the_api_key_was_refused(plexxis_emulator):
-    connector = PlexxisConnector(plexxis_emulator.base_url, "not-the-key")
+    connector = PlexxisConnector(plexxis_emulator.base_url, "not-the-key", policy=EMULATOR_ALLOWED)
 
     with pytest.raises(PermanentError, match="refused the API key"):
         connector.test_connection()
 
 
 def test_test_connection_to_an_address_without_the_api_says_to_check_it(plexxis_emulator):
-    connector = PlexxisConnector(plexxis_emulator.url, PLEXXIS_API_KEY)
+    connector = PlexxisConnector(plexxis_emulator.url, PLEXXIS_API_KEY, policy=EMULATOR_ALLOWED)
 
     with pytest.raises(PermanentError, match="no Plexxis API at"):
         connector.test_connection()
 
 
 def test_wrong_api_key_on_any_call_is_a_permanent_error_about_the_key(plexxis_emulator):
-    connector = PlexxisConnector(plexxis_emulator.base_url, "not-the-key")
+    connector = PlexxisConnector(plexxis_emulator.base_url, "not-the-key", policy=EMULATOR_ALLOWED)
 
     with pytest.raises(PermanentError, match="API key"):
         connector.list_workers()
@@ -306,8 +307,21 @@ def test_a_rate_limited_write_is_known_not_to_have_been_applied(plexxis, plexxis
     assert caught.value.maybe_applied is False
 
 
+def test_a_remote_whose_name_cannot_be_found_applied_nothing(monkeypatch):
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    nowhere = PlexxisConnector("https://plexxis.example.com/api/v1", "key")
+
+    with pytest.raises(TransientError) as caught:
+        nowhere.create_entry(make_entry())
+
+    assert caught.value.maybe_applied is False
+
+
 def test_a_remote_that_refuses_the_connection_applied_nothing(plexxis_emulator):
-    unreachable = PlexxisConnector("http://127.0.0.1:9/api/v1", "key")
+    unreachable = PlexxisConnector("http://127.0.0.1:9/api/v1", "key", policy=EMULATOR_ALLOWED)
 
     with pytest.raises(TransientError) as caught:
         unreachable.create_entry(make_entry())

@@ -11,7 +11,7 @@ from django.utils import timezone
 from connectors.plexxis.client import PlexxisConnector
 from timesync.models import ExternalRecord, RecordState, SyncRun, SyncState
 from timesync.sync import push, recovery
-from timesync.sync.remotes import connector_for
+from timesync.sync.remotes import connector_for, remote_address_policy
 
 from .conftest import API_KEY, run_to_completion
 
@@ -203,7 +203,8 @@ def test_a_remote_down_for_good_fails_the_run_with_a_message(world, settings):
 
 def test_a_remote_that_stops_answering_is_retried_without_duplicates(world):
     eligible_three(world)
-    impatient = PlexxisConnector(world.emulator.base_url, API_KEY, read_timeout=0.3)
+    impatient = PlexxisConnector(world.emulator.base_url, API_KEY, read_timeout=0.3,
+                                 policy=remote_address_policy())
     world.emulator.inject("timeout", count=1, method="POST", seconds=1.0)
     run = world.start_run()
     execution = push.sync_run_execute(run_id=run.pk, connector=impatient)

@@ -15,6 +15,7 @@ from tests import factories
 from timesync import crypto
 from timesync.models import Integration, Role
 from timesync.sync import services as sync_services
+from timesync.sync.remotes import remote_address_policy
 from timesync.sync.selectors import IntegrationDisconnected, access_integration
 
 from .conftest import API_KEY
@@ -26,7 +27,7 @@ class TransactionSpy(PlexxisConnector):
     """The Plexxis connector, noting whether a database transaction was open at each call."""
 
     def __init__(self, base_url: str, api_key: str = API_KEY) -> None:
-        super().__init__(base_url, api_key)
+        super().__init__(base_url, api_key, policy=remote_address_policy())
         self.in_transaction: list[bool] = []
 
     def _note(self) -> None:

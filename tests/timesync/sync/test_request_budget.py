@@ -12,6 +12,7 @@ from connectors.base import TransientError
 from connectors.plexxis.client import PlexxisConnector
 from connectors.plexxis.emulator import PlexxisEmulator
 from timesync.sync.budget import budget_for
+from timesync.sync.remotes import remote_address_policy
 
 API_KEY = "budget-key"
 
@@ -29,7 +30,8 @@ def strict_emulator():
 def worker_connector(emulator: PlexxisEmulator) -> PlexxisConnector:
     """What each worker builds for the same integration: its own connection, one budget."""
     return PlexxisConnector(emulator.base_url, API_KEY, budget=budget_for(
-        kind="plexxis", base_url=emulator.base_url, credential=API_KEY))
+        kind="plexxis", base_url=emulator.base_url, credential=API_KEY),
+        policy=remote_address_policy())
 
 
 def test_workers_sharing_an_account_stay_within_its_rate_limit(strict_emulator):

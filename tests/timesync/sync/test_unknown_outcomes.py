@@ -14,6 +14,7 @@ from connectors.base import TimecardEntry
 from connectors.plexxis.client import PlexxisConnector
 from timesync.models import ExternalRecord, RecordState, SyncRun, SyncState
 from timesync.sync import push
+from timesync.sync.remotes import remote_address_policy
 
 from .conftest import API_KEY, run_to_completion
 
@@ -31,7 +32,8 @@ def wait_until(condition, what: str, timeout: float = 30) -> None:
 
 def impatient_connector(world) -> PlexxisConnector:
     """The real connector, giving up after 0.3 s instead of 30 s (a scaled-down clock)."""
-    return PlexxisConnector(world.emulator.base_url, API_KEY, read_timeout=0.3)
+    return PlexxisConnector(world.emulator.base_url, API_KEY, read_timeout=0.3,
+                            policy=remote_address_policy())
 
 
 def test_a_write_the_remote_applies_after_we_gave_up_is_adopted_not_sent_twice(world, settings):
