@@ -24,7 +24,7 @@ def policy(response) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def page(client):
+def sign_in_page(client):
     return client.get("/accounts/login/")
 
 
@@ -33,7 +33,7 @@ def api_answer(api, admin, organization):
     return api(admin).get(url(organization, "projects/"))
 
 
-@pytest.fixture(params=["page", "api_answer"])
+@pytest.fixture(params=["sign_in_page", "api_answer"])
 def response(request):
     return request.getfixturevalue(request.param)
 
@@ -82,8 +82,8 @@ def test_the_api_docs_allow_inline_style_but_still_no_inline_script(browser_clie
     assert policy(response)["frame-ancestors"] == ["'none'"]
 
 
-def test_every_page_tells_htmx_not_to_add_its_indicator_style(page):
-    assert b'"includeIndicatorStyles": false' in page.content
+def test_every_page_tells_htmx_not_to_add_its_indicator_style(sign_in_page):
+    assert b'"includeIndicatorStyles": false' in sign_in_page.content
 
 
 def _template_files() -> list[Path]:
