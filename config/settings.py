@@ -4,6 +4,7 @@ Defaults are the safe production ones: DEBUG off, HTTPS enforced, secrets requir
 writes a `.env` with DEBUG on and fresh development secrets, so the embedded demo needs nothing.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -34,7 +35,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
@@ -61,6 +64,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as its documentation asks: it turns a sign-in that axes refused into the lockout
+    # page (the API answers its own 429, see timesync/api/auth_views.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -118,6 +125,12 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "timesync.User"
+# Axes first: it refuses a locked-out account or address before any password is checked, so
+# the right password after a run of wrong ones is refused too.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -128,6 +141,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+# A sign-up is confirmed from the link emailed to its address within this time.
+SIGN_UP_CONFIRMATION_MAX_AGE_SECONDS = 60 * 60 * 24
+
+# --- Clients behind proxies -----------------------------------------------------------------
+# How many reverse proxies in front of us append to X-Forwarded-For. 0 (the default) ignores
+# the header: anyone can write it, so trusting it lets a guesser rotate addresses past every
+# per-address limit. Behind one TLS proxy that appends the peer's address, 1. Sign-in lockout
+# (axes) and the API's throttles (DRF) both read the client's address from this one setting.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Sign-in lockout (django-axes) ----------------------------------------------------------
+# Locked by account and, separately, by address: the account limit stops guessing one
+# password from many addresses, the address limit stops one address trying a common password
+# on many accounts. The price: anyone can lock a known email for the cool-off; a password
+# reset lifts it (timesync/api_tokens.py: password_changed).
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Emails are case-insensitive at sign-in: so is the count (else Admin@ and admin@ each get 10).
+AXES_USERNAME_CALLABLE = "timesync.sign_in.attempted_email"
+AXES_LOCKOUT_CALLABLE = "timesync.sign_in.lockout_response"
+# The client's address by DRF's rule (NUM_PROXIES below), not django-ipware's: with one proxy,
+# ipware's proxy_count took the left-most, client-written entry of "spoofed, client".
+AXES_CLIENT_IP_CALLABLE = "timesync.sign_in.client_address"
+# Failed attempts are kept (support looks at them in the admin); successful sign-ins are not.
+AXES_DISABLE_ACCESS_LOG = True
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
 
 # --- Internationalisation -------------------------------------------------------------------
@@ -171,11 +211,32 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content Security Policy (django-csp): our pages load scripts, styles, images and fonts from
+# our own origin only, and no inline script or style: static/js/app.js and the vendored htmx
+# are the only scripts (htmx's own indicator style is turned off in base.html). Frames are
+# denied twice: frame-ancestors for browsers that read CSP, X-Frame-Options for the rest.
+# The API docs pages (Swagger UI, ReDoc) carry an inline <style>: relaxed for them alone in
+# timesync/api/urls.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Django REST framework ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -185,7 +246,23 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [],
     "EXCEPTION_HANDLER": "timesync.api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # The throttles' client address: the same proxies trusted as for sign-in lockout. Unset,
+    # DRF believed any X-Forwarded-For, and rotating it escaped the sign-in throttle.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# API tokens (django-rest-knox): only a digest is stored; a token dies after TTL without use
+# (each use moves its expiry, at most once a minute), when its owner revokes it or signs it out,
+# and with every change of its owner's password.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_IDLE_DAYS", default=30)),
+    "AUTO_REFRESH": True,
+    "MIN_REFRESH_INTERVAL": 60,
+    "AUTH_HEADER_PREFIX": "Token",
+    # Recognisable in logs and by secret scanners; also the start of its public id.
+    "TOKEN_PREFIX": "tsk_",
+}
+# Tokens one person may hold; signing in past it revokes their least recently used one.
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Timesync API",
     "DESCRIPTION": (
@@ -270,6 +347,7 @@ CELERY_TASK_ROUTES = {
     "timesync.tasks.fetch_reference_catalog": {"queue": "reference"},
     "timesync.tasks.send_invitation_email": {"queue": "mail"},
     "timesync.tasks.send_sync_failure_email": {"queue": "mail"},
+    "timesync.tasks.send_sign_up_email": {"queue": "mail"},
 }
 
 # --- Sync engine ----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("accounts/", include("django.contrib.auth.urls")),
     path("signup/", views.sign_up, name="sign_up"),
+    path("signup/confirm/<str:token>/", views.sign_up_confirm, name="sign_up_confirm"),
     path("organizations/new/", views.organization_new, name="organization_new"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("o/<slug:organization_slug>/", include(organization_patterns)),

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from dashboard import forms
 from dashboard.tenancy import LAST_ORGANIZATION_KEY, organization_view
 from timesync import roles, selectors, services, time_rules
+from timesync import sign_up as sign_up_service
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -48,17 +49,42 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def sign_up(request: HttpRequest) -> HttpResponse:
+    """The same answer whether or not the address has an account ("check your email"), as
+    password reset does: the page must not tell a stranger who our customers are."""
     form = forms.SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            membership = services.organization_sign_up(**form.cleaned_data)
+            sign_up_service.sign_up_request(
+                **form.cleaned_data,
+                confirm_url_template=_absolute_url_template(request, "sign_up_confirm"),
+                sign_in_url=request.build_absolute_uri(reverse("login")),
+                password_reset_url=request.build_absolute_uri(reverse("password_reset")),
+            )
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome to Timesync, {membership.organization.name}!")
-            return redirect("organization_home", organization_slug=membership.organization.slug)
+            return render(request, "registration/sign_up_sent.html",
+                          {"email": form.cleaned_data["email"]})
     return render(request, "registration/sign_up.html", {"form": form})
+
+
+def sign_up_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """A sign-up link: its page asks to finish (a mail scanner following the link creates
+    nothing); the button creates the organization and signs its admin in."""
+    try:
+        details = sign_up_service.sign_up_details(token=token)
+    except sign_up_service.SignUpLinkInvalid:
+        return render(request, "registration/sign_up_invalid.html", status=404)
+    if request.method == "POST":
+        try:
+            membership = sign_up_service.sign_up_confirm(token=token)
+        except sign_up_service.SignUpAlreadyDone:
+            messages.info(request, "This account exists already: sign in.")
+            return redirect("login")
+        login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome to Timesync, {membership.organization.name}!")
+        return redirect("organization_home", organization_slug=membership.organization.slug)
+    return render(request, "registration/sign_up_confirm.html", {"details": details})
 
 
 @login_required
@@ -158,9 +184,14 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/organization_settings.html", {"form": form})
 
 
-def _accept_url_template(request: HttpRequest) -> str:
-    url = request.build_absolute_uri(reverse("invitation_accept", args=["TOKEN"]))
+def _absolute_url_template(request: HttpRequest, name: str) -> str:
+    """An absolute URL of a route taking a token, with a `{token}` placeholder for it."""
+    url = request.build_absolute_uri(reverse(name, args=["TOKEN"]))
     return url.replace("TOKEN", "{token}")
+
+
+def _accept_url_template(request: HttpRequest) -> str:
+    return _absolute_url_template(request, "invitation_accept")
 
 
 @organization_view

@@ -19,6 +19,7 @@ ROUTES = {
     "timesync.tasks.fetch_reference_catalog": "reference",
     "timesync.tasks.send_invitation_email": "mail",
     "timesync.tasks.send_sync_failure_email": "mail",
+    "timesync.tasks.send_sign_up_email": "mail",
 }
 
 

@@ -42,3 +42,12 @@ def decrypt_json(token: str) -> dict[str, Any]:
             "Stored credentials cannot be decrypted with CREDENTIALS_ENCRYPTION_KEYS: "
             "was the key that encrypted them removed?"
         ) from error
+
+
+def decrypt_json_within(token: str, *, max_age_seconds: int) -> dict[str, Any] | None:
+    """A value encrypted by `encrypt_json` at most `max_age_seconds` ago, or None when the
+    token is older, altered or not ours (links people bring back: their fault, not a setup's)."""
+    try:
+        return json.loads(_fernet().decrypt(token.encode(), ttl=max_age_seconds))
+    except (InvalidToken, ValueError):
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -82,6 +83,16 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.full_name or self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # AbstractBaseUser keeps a new raw password in _password until the save that stores
+        # it, and clears it first on a mere hash upgrade: set now means "the password changed".
+        password_changed = self._password is not None and self.pk is not None
+        super().save(*args, **kwargs)
+        if password_changed:
+            from timesync.sign_in import password_changed as effects  # sign_in imports models
+
+            effects(user=self)
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

@@ -62,3 +62,19 @@ def fetch_reference_catalog(*, integration_id: int) -> None:
     again, so nothing retries here. Safe when delivered twice (older data never wins)."""
     with contextlib.suppress(ConnectorError):
         catalog.catalog_fetch(integration_id=integration_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
+def send_sign_up_email(*, email: str, confirm_url: str | None, sign_in_url: str,
+                       password_reset_url: str) -> None:
+    """The sign-up link, or (`confirm_url` None) a note to an address that has an account."""
+    context = {"email": email, "confirm_url": confirm_url, "sign_in_url": sign_in_url,
+               "password_reset_url": password_reset_url}
+    if confirm_url is None:
+        subject = "Someone tried to sign up to Timesync with your email"
+        template = "emails/sign_up_existing_account.txt"
+    else:
+        subject = "Finish creating your Timesync account"
+        template = "emails/sign_up_confirm.txt"
+    send_mail(subject=subject, message=render_to_string(template, context),
+              from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[email])

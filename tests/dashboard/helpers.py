@@ -37,3 +37,11 @@ def section(content: bytes, heading: str) -> str:
         if re.search(rf"<h2>\s*{re.escape(heading)}\s*</h2>", match.group(0)):
             return visible_text(match.group(0))
     raise AssertionError(f"no section headed {heading!r} on the page")
+
+
+def sign_up_through_email(client, fields: dict[str, str]):
+    """Send the sign-up form, follow the emailed link and press "Create account": the page
+    the person lands on (redirects followed)."""
+    client.post("/signup/", fields)
+    confirm = link_in(mail.outbox[-1], "/signup/confirm/")
+    return client.post(confirm, follow=True)

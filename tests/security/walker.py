@@ -22,6 +22,9 @@ NOT_TENANT_IDS = frozenset({
     "token",  # an invitation link's secret: it is the credential, valid across organizations
     "uidb64",  # password reset: Django's signed user id
     "format",  # DRF's format suffix
+    # A person's own API token (its public id): not an organization's; another person's id
+    # answers 404 (tests/timesync/api/test_api_tokens.py).
+    "token_id",
 })
 # Every method a browser or an API client can send. OPTIONS is left out: DRF answers it with
 # the endpoint's description, the same for any id, ours, theirs or none.

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from timesync import selectors, time_rules
+from timesync import api_tokens, selectors, time_rules
 from timesync.models import (
     ApprovalState,
     CostCode,
@@ -241,5 +241,29 @@ class TokenRequestSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`. Shown once.")
+    id = serializers.CharField(help_text="The token's public id (its first characters).")
+    expiry = serializers.DateTimeField(
+        help_text="When it stops working unless used before: each use moves it forward."
+    )
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    """One of the caller's tokens, never the token itself."""
+
+    id = serializers.CharField(source="token_key",
+                               help_text="Public id: DELETE /api/v1/auth/tokens/{id}/ revokes it.")
+    created = serializers.DateTimeField()
+    expiry = serializers.DateTimeField(allow_null=True)
+    last_used = serializers.SerializerMethodField(
+        help_text="When it last opened a request, to the minute (its creation until then)."
+    )
+    current = serializers.SerializerMethodField(help_text="The token of this very request.")
+
+    def get_last_used(self, token: Any) -> datetime | None:
+        return api_tokens.api_token_last_used(token)
+
+    def get_current(self, token: Any) -> bool:
+        request = self.context.get("request")
+        return getattr(getattr(request, "auth", None), "digest", None) == token.digest
 

@@ -8,13 +8,9 @@ from django.db.models import Model, Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
-from rest_framework.views import APIView
 
 from timesync import selectors, services
 from timesync.api import serializers as s
@@ -291,23 +287,3 @@ class OrganizationListView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Membership.objects.none()
         return selectors.memberships_for_user(user=self.request.user)
-
-
-class LoginRateThrottle(AnonRateThrottle):
-    rate = "10/min"
-
-
-@extend_schema(tags=["auth"])
-class TokenView(APIView):
-    """Exchange email and password for an API token (field devices, scripts)."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-    throttle_classes = [LoginRateThrottle]
-
-    @extend_schema(request=s.TokenRequestSerializer, responses=s.TokenSerializer)
-    def post(self, request: Request) -> Response:
-        body = s.TokenRequestSerializer(data=request.data, context={"request": request})
-        body.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=body.validated_data["user"])
-        return Response({"token": token.key})

@@ -96,12 +96,14 @@ def test_a_token_request_without_credentials_is_refused_naming_the_field(admin, 
     assert missing in errors_of(device().post(TOKEN_URL, body))
 
 
-def test_repeated_sign_in_attempts_from_one_address_are_throttled(admin):
+def test_repeated_sign_in_attempts_from_one_address_are_refused(admin):
     client = device()
     attempts = [client.post(TOKEN_URL, {"email": admin.user.email, "password": f"guess {n}"})
                 for n in range(11)]
-    assert [a.status_code for a in attempts[:10]] == [400] * 10
-    assert attempts[10].status_code == 429
+    # The tenth wrong password locks the account and the address out (sign-in lockout); the
+    # address's throttle (10 a minute) would refuse the eleventh anyway.
+    assert [a.status_code for a in attempts[:9]] == [400] * 9
+    assert [a.status_code for a in attempts[9:]] == [429, 429]
 
 
 def test_a_token_works_on_the_api(admin, organization, worker):

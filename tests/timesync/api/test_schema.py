@@ -47,6 +47,9 @@ def test_the_schema_is_an_openapi_document(schema):
         "/api/v1/orgs/{}/cost-codes/",
         "/api/v1/organizations/",
         "/api/v1/auth/token/",
+        "/api/v1/auth/tokens/",
+        "/api/v1/auth/tokens/{}/",
+        "/api/v1/auth/sign-out/",
     ],
 )
 def test_the_schema_describes_the_path(schema, path):
