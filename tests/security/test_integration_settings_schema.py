@@ -152,3 +152,15 @@ def test_the_settings_page_says_the_days_back_are_too_many(client, world):
 
     assert response.status_code == 200
     assert "Ensure this value is less than or equal to 31." in response.content.decode()
+
+
+def test_rows_from_before_the_rules_are_brought_within_them(world):
+    Integration.objects.filter(pk=world.integration.pk).update(
+        settings=["not", "an", "object"], schedule_days_back=400)
+    migration = importlib.import_module(
+        "timesync.migrations.0006_integration_settings_declared")
+
+    migration.bring_within_the_rules(apps, None)
+
+    world.integration.refresh_from_db()
+    assert (world.integration.settings, world.integration.schedule_days_back) == ({}, 31)
