@@ -4,6 +4,7 @@ day; clicking a cell previews the sync in a dialog, confirming starts it, and th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -27,6 +28,10 @@ from timesync.sync import selectors as sync_selectors
 from timesync.sync.cells import Cell, CellStatus
 
 POLL_SECONDS = 2
+
+# Where a sync dialog was opened from: the Sync Dashboard's grid, or a project's Sync Timesheet
+# button (which answers with the run's status instead of the grid's cells).
+DIALOG_SOURCES = ("dashboard", "project")
 
 
 def _week(request: HttpRequest) -> list[date]:
@@ -128,12 +133,24 @@ def sync_preview(request: HttpRequest, integration_id: int) -> HttpResponse:
         return HttpResponseBadRequest(str(error))
     preview = sync_selectors.sync_preview(integration=integration, project=project,
                                           work_date=day)
+    source = _dialog_source(request.GET)
     return render(request, "dashboard/sync/_dialog.html", {
         "integration": integration, "project": project, "day": day, "preview": preview,
         "can_sync": roles.can_sync_some_projects(request.membership)
         and roles.can_work_on_project(request.membership, project),
-        "source": request.GET.get("source", "dashboard"),
+        "source": source,
+        # What Confirm posts: the project and day this dialog shows, as JSON made here and
+        # escaped by the template into the attribute. Query text written into a JSON template
+        # could close its string and add keys ("project", "date") that the browser's JSON
+        # parser lets win.
+        "confirm_vals": json.dumps({"project": str(project.pk), "date": day.isoformat(),
+                                    "source": source}),
     })
+
+
+def _dialog_source(data) -> str:
+    source = data.get("source")
+    return source if source in DIALOG_SOURCES else DIALOG_SOURCES[0]
 
 
 @organization_view
@@ -145,7 +162,7 @@ def sync_start(request: HttpRequest, integration_id: int) -> HttpResponse:
         project, day = _project_and_day(request, request.POST)
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
-    from_project = request.POST.get("source") == "project"
+    from_project = _dialog_source(request.POST) == "project"
     trigger = SyncTrigger.PROJECT_BUTTON if from_project else SyncTrigger.DASHBOARD
     run = None
     try:

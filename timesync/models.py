@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -415,6 +416,10 @@ class HoursRounding(models.TextChoices):
     QUARTER = "quarter", "Nearest quarter hour"
 
 
+# The furthest day back a nightly sync sends (see Integration.schedule_days_back).
+SCHEDULE_DAYS_BACK_MAX = 31
+
+
 def default_matching_order() -> list[str]:
     return [MatchField.EMPLOYEE_NUMBER, MatchField.EMAIL, MatchField.NAME]
 
@@ -443,7 +448,10 @@ class Integration(models.Model):
         default=time(2, 0), help_text="Local time (organization's time zone) of the nightly sync."
     )
     schedule_days_back = models.PositiveSmallIntegerField(
-        default=1, help_text="Which day the nightly sync sends: 1 = yesterday."
+        default=1, help_text="Which day the nightly sync sends: 1 = yesterday (at most 31).",
+        # A nightly sync sends a recent day again; a day further back than a month is a sync
+        # someone starts by hand. Unbounded, a typo (800000) broke the night for every tenant.
+        validators=[MaxValueValidator(SCHEDULE_DAYS_BACK_MAX)],
     )
     schedule_last_date = models.DateField(
         null=True, blank=True, help_text="The last local date the schedule ran on."

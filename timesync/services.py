@@ -386,11 +386,13 @@ def _check_shift(shift: Shift, *, actor: Membership) -> None:
         errors["time_type"] = f"Choose one of: {', '.join(TimeType.values)}."
     if errors:
         raise ValidationError(errors)
-    _check_no_overlap(shift)
+    _check_no_overlap(shift, actor=actor)
 
 
-def _check_no_overlap(shift: Shift) -> None:
-    """One worker cannot be on two shifts at once: it would pay the same hour twice."""
+def _check_no_overlap(shift: Shift, *, actor: Membership) -> None:
+    """One worker cannot be on two shifts at once: it would pay the same hour twice. The other
+    shift is named only to a member who can see its project: a project manager learns that the
+    worker is busy then, never where a project they are not assigned to has them."""
     others = Shift.objects.filter(worker=shift.worker, deleted_at__isnull=True).exclude(
         approval_state=ApprovalState.REJECTED
     )
@@ -399,11 +401,11 @@ def _check_no_overlap(shift: Shift) -> None:
     if shift.end is not None:
         others = others.filter(start__lt=shift.end)
     clash = others.filter(Q(end__gt=shift.start) | Q(end__isnull=True)).first()
-    if clash is not None:
-        raise ValidationError(
-            {"start": f"{shift.worker} already has a shift at this time "
-                      f"(#{clash.pk} on {clash.project}, {clash.work_date})."}
-        )
+    if clash is None:
+        return
+    visible = selectors.project_list(membership=actor).filter(pk=clash.project_id).exists()
+    where = f" (#{clash.pk} on {clash.project}, {clash.work_date})" if visible else ""
+    raise ValidationError({"start": f"{shift.worker} already has a shift at this time{where}."})
 
 
 def _derive(shift: Shift) -> None:
@@ -542,7 +544,7 @@ def shift_decide(
         return shift  # deciding twice is not a change
     if approve and shift.approval_state == ApprovalState.REJECTED:
         # A rejected shift does not count for overlaps, so bringing one back must re-check.
-        _check_no_overlap(shift)
+        _check_no_overlap(shift, actor=actor)
     shift.approval_state = state
     shift.rejection_reason = reason
     shift.decided_by = actor.user

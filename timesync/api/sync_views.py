@@ -237,9 +237,7 @@ class SyncRunViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.Retri
 
 def csv_response(run: SyncRun) -> StreamingHttpResponse:
     response = StreamingHttpResponse(csvlog.run_csv_rows(run), content_type="text/csv")
-    filename = f"timecard-sync-{run.work_date:%Y-%m-%d}-{run.project.code or run.project_id}" \
-               f"-run{run.pk}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = csvlog.run_csv_disposition(run)
     return response
 
 

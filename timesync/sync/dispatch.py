@@ -5,6 +5,7 @@ registry rather than `send_task`, so eager mode (tests, debugging) still runs th
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -32,6 +33,16 @@ def run_enqueue(run_id: int, *, countdown: float | None = None) -> None:
         long_ago = timezone.now() - timedelta(seconds=settings.SYNC_RUN_LOST_SECONDS + 1)
         SyncRun.objects.filter(pk=run_id, state=SyncState.QUEUED).update(
             next_attempt_at=long_ago)
+
+
+def runs_enqueue(run_ids: Iterable[int]) -> None:
+    """Send many runs (of many tenants): one that cannot be sent is logged and left queued in
+    the database, where recovery finds it; the others are still sent."""
+    for run_id in run_ids:
+        try:
+            run_enqueue(run_id)
+        except Exception:
+            logger.exception("Run %s could not be sent; recovery sends it later.", run_id)
 
 
 def failure_email_enqueue(run_id: int) -> None:

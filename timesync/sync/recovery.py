@@ -39,6 +39,5 @@ def sync_runs_recover() -> list[int]:
                     .values_list("pk", flat=True))
         SyncRun.objects.filter(pk__in=lost).update(next_attempt_at=now)
     recovered = quiet + lost
-    for run_id in recovered:
-        dispatch.run_enqueue(run_id)
+    dispatch.runs_enqueue(recovered)
     return recovered

@@ -6,31 +6,47 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pydantic
 from django.conf import settings as django_settings
 
 from connectors.addresses import RemoteAddressPolicy
 from connectors.base import Connector, PermanentError
 from connectors.plexxis.client import PlexxisConnector
+from connectors.plexxis.settings import PlexxisSettings
+from connectors.settings import ConnectorSettings
 from timesync import crypto
 from timesync.sync.budget import budget_for
 
 if TYPE_CHECKING:
     from timesync.models import Integration
 
+# The settings each kind of integration declares; a kind not listed takes none.
+SETTINGS_SPECS: dict[str, type[ConnectorSettings]] = {"plexxis": PlexxisSettings}
+
+
+def settings_spec(kind: str) -> type[ConnectorSettings]:
+    return SETTINGS_SPECS.get(kind, ConnectorSettings)
+
 
 def connector_for(integration: Integration) -> Connector:
     credentials = crypto.decrypt_json(integration.credentials_encrypted) \
         if integration.credentials_encrypted else {}
-    settings = integration.settings or {}
-    if integration.kind == "plexxis":
-        if not settings.get("base_url") or not credentials.get("api_key"):
+    try:
+        settings = settings_spec(integration.kind).model_validate(integration.settings)
+    except pydantic.ValidationError as error:  # written around the services (legacy data)
+        raise PermanentError(
+            f"The settings of {integration.name} are not valid: save them again on its "
+            "settings page."
+        ) from error
+    if isinstance(settings, PlexxisSettings):
+        if not settings.base_url or not credentials.get("api_key"):
             raise PermanentError(
                 f"{integration.name} has no Plexxis address or API key: set them in the "
                 "integration's settings."
             )
-        budget = budget_for(kind="plexxis", base_url=settings["base_url"],
+        budget = budget_for(kind="plexxis", base_url=settings.base_url,
                             credential=credentials["api_key"])
-        return PlexxisConnector(settings["base_url"], credentials["api_key"], budget=budget,
+        return PlexxisConnector(settings.base_url, credentials["api_key"], budget=budget,
                                 read_timeout=django_settings.PLEXXIS_READ_TIMEOUT_SECONDS,
                                 policy=remote_address_policy())
     raise PermanentError(f"{integration.get_kind_display()} cannot send timecards yet.")

@@ -5,6 +5,7 @@ queue interleaved across integrations so no tenant waits behind another's thousa
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from itertools import zip_longest
 from zoneinfo import ZoneInfo
@@ -20,38 +21,57 @@ from timesync.models import (
 from timesync.sync import dispatch
 from timesync.sync.runs import sync_run_start
 
+logger = logging.getLogger(__name__)
+
 
 def scheduled_syncs_start(*, now: datetime | None = None) -> list[int]:
     """Start the nightly syncs that are due: for each integration with a schedule whose local
-    time has passed today, every enabled project link's day (yesterday by default)."""
+    time has passed today, every enabled project link's day (yesterday by default).
+
+    One integration that cannot start (a value the calendar cannot hold, data written around
+    the services) is logged with its ids and skipped: every other tenant still gets its night.
+    Its claim on the day is rolled back with it, so the next tick tries it again."""
     now = now or timezone.now()
     started: list[list[int]] = []
     for integration in Integration.objects.filter(
         schedule_enabled=True, is_connected=True
     ).select_related("organization"):
-        local_now = now.astimezone(ZoneInfo(integration.organization.time_zone))
-        today = local_now.date()
-        if local_now.time() < integration.schedule_time:
+        try:
+            runs = _start_due(integration, now)
+        except Exception:
+            logger.exception(
+                "The nightly sync of integration %s (organization %s) did not start; the "
+                "other integrations go on.", integration.pk, integration.organization_id)
             continue
-        with transaction.atomic():
-            claimed = Integration.objects.filter(pk=integration.pk).filter(
-                Q(schedule_last_date__isnull=True) | Q(schedule_last_date__lt=today)
-            ).update(schedule_last_date=today)
-            if not claimed:
-                continue  # already ran today (another beat tick or worker got it)
-            day = today - timedelta(days=integration.schedule_days_back)
-            runs = []
-            for link in integration.project_links.filter(enabled=True).select_related("project"):
-                result = sync_run_start(
-                    integration=integration, project=link.project, work_date=day,
-                    trigger=SyncTrigger.SCHEDULE, enqueue=False,
-                )
-                runs.append(result.run.pk)
+        if runs is not None:
             started.append(runs)
     # One run of each integration in turn: a queue read in order serves every tenant early.
     # A message lost between the commit and here is sent again by recovery.
     interleaved = [run_id for turn in zip_longest(*started) for run_id in turn
                    if run_id is not None]
-    for run_id in interleaved:
-        dispatch.run_enqueue(run_id)
+    dispatch.runs_enqueue(interleaved)
     return interleaved
+
+
+def _start_due(integration: Integration, now: datetime) -> list[int] | None:
+    """The integration's runs of today's night, or None when it is not due (too early, or it
+    ran today already)."""
+    local_now = now.astimezone(ZoneInfo(integration.organization.time_zone))
+    today = local_now.date()
+    if local_now.time() < integration.schedule_time:
+        return None
+    with transaction.atomic():
+        claimed = Integration.objects.filter(pk=integration.pk).filter(
+            Q(schedule_last_date__isnull=True) | Q(schedule_last_date__lt=today)
+        ).update(schedule_last_date=today)
+        if not claimed:
+            return None  # already ran today (another beat tick or worker got it)
+        day = today - timedelta(days=integration.schedule_days_back)
+        runs = []
+        for link in integration.project_links.filter(enabled=True).select_related("project"):
+            result = sync_run_start(
+                integration=integration, project=link.project, work_date=day,
+                trigger=SyncTrigger.SCHEDULE, enqueue=False,
+            )
+            runs.append(result.run.pk)
+        return runs

@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass, fields
 from datetime import time
 
+import pydantic
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -36,7 +37,7 @@ from timesync.models import (
 )
 from timesync.sync import audit, catalog
 from timesync.sync.matching import MatchReport
-from timesync.sync.remotes import connector_for, remote_address_policy
+from timesync.sync.remotes import connector_for, remote_address_policy, settings_spec
 from timesync.sync.selectors import access_integration, require_connected
 
 # What can be connected today; the other kinds are shown as coming soon.
@@ -104,7 +105,7 @@ def _new_integration(
         raise ValidationError({"kind": f"{label} is coming soon; only Plexxis connects today."})
     integration = Integration(
         organization_id=actor.organization_id, kind=kind, name=(name or "").strip(),
-        settings=dict(settings or {}), is_connected=bool(credentials),
+        settings=_declared_settings(kind, settings), is_connected=bool(credentials),
         credentials_encrypted=crypto.encrypt_json(credentials) if credentials else "",
     )
     _validate(integration)
@@ -167,6 +168,8 @@ def integration_update(
 
 def _update(actor: Membership, integration: Integration, changes: IntegrationChanges
             ) -> Integration:
+    if changes.settings is not None:
+        _declared_settings(integration.kind, changes.settings)  # before the address is read
     _check_address(changes.settings)
     with transaction.atomic():
         current = access_integration(actor, integration.pk, for_update=True)
@@ -191,6 +194,8 @@ def _changed(current: Integration, changes: IntegrationChanges) -> Integration:
         value = getattr(changes, field.name)
         if value is None or field.name == "credentials":
             continue
+        if field.name == "settings":
+            value = _declared_settings(after.kind, value)
         setattr(after, field.name, value.strip() if field.name == "name" else value)
     if changes.credentials:
         # New credentials are how a disconnected integration is connected again.
@@ -203,12 +208,56 @@ def _changed(current: Integration, changes: IntegrationChanges) -> Integration:
 
 
 def _validate(integration: Integration) -> None:
-    """Everything but the address (see `_check_address`)."""
+    """Everything but the address (see `_check_address`); the settings' keys and types are
+    checked on the way in (`_declared_settings`), the model's fields and bounds here."""
     taken = Integration.objects.filter(organization_id=integration.organization_id,
                                        name=integration.name).exclude(pk=integration.pk)
     if integration.name and taken.exists():
         raise ValidationError({"name": _name_taken(integration.name)})
+    _check_worker_matching(integration.worker_matching)
     integration.full_clean(exclude=["organization"], validate_constraints=False)
+
+
+def _declared_settings(kind: str, settings: object) -> dict:
+    """The settings as the connector of `kind` declares them (connectors/settings.py). A key
+    it does not declare is refused, never kept: the settings are clear JSON every member
+    reads, and a secret put there by mistake would sit in clear."""
+    if not isinstance(settings, dict):
+        raise ValidationError({"settings": 'Give the settings as an object, e.g. '
+                                           '{"base_url": "https://…"}.'})
+    spec = settings_spec(kind)
+    try:
+        return spec.model_validate(settings).model_dump(exclude_unset=True)
+    except pydantic.ValidationError as error:
+        raise ValidationError(_settings_errors(kind, spec, error)) from error
+
+
+def _settings_errors(kind: str, spec: type[pydantic.BaseModel], error: pydantic.ValidationError
+                     ) -> dict[str, list[str]]:
+    """Field errors by setting name, as the pages' fields and the API's clients name them; a
+    key not declared is an error of `settings`, naming it."""
+    label = IntegrationKind(kind).label if kind in IntegrationKind.values else kind
+    declared = ", ".join(spec.model_fields) or "none"
+    errors: dict[str, list[str]] = {}
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "settings"
+        if problem["type"] == "extra_forbidden":
+            errors.setdefault("settings", []).append(
+                f"{name} is not a setting of {label} (its settings: {declared}). Secrets "
+                "belong in credentials, which are stored encrypted and never shown.")
+        else:
+            errors.setdefault(name, []).append(f"{problem['msg']}.")
+    return errors
+
+
+def _check_worker_matching(rules: object) -> None:
+    """The rules a worker is matched by, in order: each at most once (a JSON field: the model
+    alone would take anything)."""
+    allowed = [MatchField.EMPLOYEE_NUMBER, MatchField.EMAIL, MatchField.NAME]
+    if (not isinstance(rules, list) or not 1 <= len(rules) <= len(allowed)
+            or any(rule not in allowed for rule in rules) or len(set(rules)) != len(rules)):
+        raise ValidationError({"worker_matching": (
+            f"Give one to three of {', '.join(allowed)}, each once, in the order to try.")})
 
 
 def _check_address(settings: dict | None) -> None:
