@@ -234,6 +234,14 @@ class ShiftFilterSerializer(serializers.Serializer):
         return attrs
 
 
+class ListFilterSerializer(serializers.Serializer):
+    """The filters of projects, workers and cost codes. CharField refuses NUL characters
+    (PostgreSQL cannot compare with them)."""
+
+    active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
 class FieldChangeSerializer(serializers.Serializer):
     field = serializers.CharField()
     label = serializers.CharField()

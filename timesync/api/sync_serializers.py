@@ -51,7 +51,17 @@ class SettingsField(serializers.DictField):
         return value
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",
+                      "example": "02:00:00"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time of day with no offset (HH:MM[:SS]): OpenAPI's `time` format is RFC
+    3339's, which requires one, so it is documented by its pattern instead."""
+
+
 class IntegrationSerializer(serializers.ModelSerializer):
+    schedule_time = LocalTimeField(
+        required=False,
+        help_text="Local time (organization's time zone) of the nightly sync, e.g. 02:00:00.")
     settings = SettingsField(required=False,
                              help_text='The connection\'s settings, e.g. {"base_url": "…"}.')
     credentials = serializers.DictField(

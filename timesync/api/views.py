@@ -86,10 +86,14 @@ class ReferenceDataViewSet(
         if self._fake():
             return self.model.objects.none()
         queryset = self.scoped()
-        active = self.request.query_params.get("active")
-        if active in ("true", "false"):
-            queryset = queryset.filter(is_active=active == "true")
-        term = self.request.query_params.get("search", "").strip()
+        if self.action != "list":
+            return queryset
+        filters = s.ListFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)  # e.g. a NUL in search, which no column holds
+        active = filters.validated_data.get("active")
+        if active is not None:
+            queryset = queryset.filter(is_active=active)
+        term = filters.validated_data.get("search", "").strip()
         if term:
             condition = Q()
             for field in self.search_fields:
