@@ -15,7 +15,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -148,3 +149,30 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         request.accepted_renderer = ProblemJSONRenderer()
         request.accepted_media_type = PROBLEM_MEDIA_TYPE
     return response
+
+
+# --- Django's own 404 and 500 under /api/ ---------------------------------------------------
+# An address no API route matches (e.g. a slug with characters a slug cannot have), and a bug,
+# never reach DRF: under /api/ they answer as problems too; elsewhere, Django's pages.
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _problem_response(status_code: int, detail: str, code: str) -> HttpResponse:
+    return JsonResponse(problem(status_code, detail, code), status=status_code,
+                        content_type=PROBLEM_MEDIA_TYPE)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return _problem_response(404, "Not found.", "not_found")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return _problem_response(500, "Something went wrong on our side; it has been logged.",
+                                 "server_error")
+    return defaults.server_error(request)

@@ -238,3 +238,37 @@ def test_the_page_limit_is_documented_with_its_bounds(schema):
     op = operation(schema, "/orgs/{organization_slug}/projects/", "get")
     limit = next(p for p in op["parameters"] if p["name"] == "limit")
     assert limit["schema"]["maximum"] == 1000
+
+
+# --- Django's own 404 and 500 under /api/ ---------------------------------------------------
+
+
+def test_an_api_address_no_route_matches_is_a_404_problem(admin):
+    client = Client()
+    client.force_login(admin.user)
+    response = client.get("/api/v1/orgs/not a slug!/projects/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_a_page_address_no_route_matches_is_still_a_page(admin):
+    client = Client()
+    client.force_login(admin.user)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_bug_under_the_api_is_a_500_problem(admin, monkeypatch):
+    from timesync.api import views
+
+    def broken(self):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views.OrganizationListView, "get_queryset", broken)
+    client = Client(raise_request_exception=False)
+    client.force_login(admin.user)
+    response = client.get("/api/v1/organizations/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == PROBLEM
+    assert "a bug" not in response.content.decode()
