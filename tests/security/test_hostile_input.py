@@ -347,3 +347,14 @@ def test_the_sane_window_keeps_the_demo_data(org):
     first_of_demo = date.today() - timedelta(weeks=8)
     assert time_rules.outside_work_window(first_of_demo) is None
     assert time_rules.outside_work_window(date.today() + timedelta(days=7)) is None
+
+
+@pytest.mark.parametrize("path", [
+    "shifts/{n}/", "shifts/{n}/history/", "projects/{n}/", "workers/{n}/", "cost-codes/{n}/",
+    "integrations/{n}/", "integrations/{n}/runs/", "integrations/{i}/runs/{n}/",
+    "integrations/{i}/runs/{n}/csv/",
+])
+def test_an_absurd_id_in_the_path_is_a_404(api, org, path):
+    path = path.format(n=2**64, i=org.integration.pk)
+    response = api(org.admin).get(f"{org.api}{path}")
+    assert problem_of(response, 404)["code"] == "not_found"
