@@ -11,7 +11,7 @@ PORT ?= 8000
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/timesync)
 TEST_REDIS_URL := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: run test lint check-deploy bench chaos clean lock audit
+.PHONY: run test lint check-deploy bench chaos fuzz clean lock audit
 
 # Dependencies come from the lock files only (README "Dependencies"): every package pinned, by
 # hash, installed without resolving anything (--no-deps); then the project itself, --no-deps.
@@ -105,6 +105,21 @@ chaos: $(VENV)/.installed
 	eval "$$($(PY) -m config.devenv --test)" && \
 		$(VENV)/bin/pytest -m chaos -s -qq -p no:cacheprovider tests/chaos; \
 	status=$$?; [ -z "$(EMBEDDED)" ] || rm -rf "$$VAR_DIR"; exit $$status
+
+# The API under the schema-driven fuzzer, longer than in `make test` (3 examples): examples
+# per operation, role and mode (valid and invalid input); FUZZ_SEED=n changes the inputs.
+FUZZ_EXAMPLES ?= 50
+
+fuzz: export DJANGO_READ_DOT_ENV_FILE = false
+fuzz: export DATABASE_URL = $(TEST_DATABASE_URL)
+fuzz: export CELERY_BROKER_URL = $(TEST_REDIS_URL)
+fuzz: export REDIS_URL = $(TEST_REDIS_URL)
+fuzz: export DEBUG = false
+fuzz: export FUZZ_EXAMPLES := $(FUZZ_EXAMPLES)
+fuzz: $(VENV)/.installed
+	$(PY) -m tests.services_check
+	eval "$$($(PY) -m config.devenv --test)" && \
+		$(VENV)/bin/pytest -q -p no:cacheprovider tests/security/test_api_fuzz.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 from connectors.base import PermanentError
 from dashboard import sync_grid
 from dashboard.tenancy import organization_view
-from timesync import roles, selectors
-from timesync.models import Integration, Project, SyncTrigger
+from timesync import roles, selectors, time_rules
+from timesync.models import MAX_ID, Integration, Project, SyncTrigger
 from timesync.sync import cells as grid_cells
 from timesync.sync import runs as sync_runs
 from timesync.sync import selectors as sync_selectors
@@ -38,6 +38,11 @@ def _week(request: HttpRequest) -> list[date]:
     try:
         day = date.fromisoformat(request.GET.get("week", ""))
     except ValueError:
+        day = None
+    problem = day and time_rules.outside_work_window(day)
+    if problem:
+        messages.warning(request, f"{day.isoformat()} is out of range: {problem} "
+                                  "Showing this week instead.")
         day = None
     return grid_cells.sync_week(organization=request.organization, day=day)
 
@@ -120,6 +125,9 @@ def _project_and_day(request: HttpRequest, data) -> tuple[Project, date]:
         project_id, day = int(data.get("project", "")), date.fromisoformat(data.get("date", ""))
     except ValueError as error:
         raise ValueError("Give a project and a date (YYYY-MM-DD).") from error
+    problem = time_rules.outside_work_window(day)
+    if problem or not 0 < project_id <= MAX_ID:
+        raise ValueError(problem or "No such project.")
     return selectors.project_get(membership=request.membership, project_id=project_id), day
 
 
@@ -195,10 +203,17 @@ def sync_run_status(request: HttpRequest, integration_id: int, run_id: int) -> H
 def sync_poll(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = _integration(request, integration_id)
     week = _week(request)
+    listed = [p for p in request.GET.get("projects", "").split(",") if p]
+    if len(listed) > settings.SYNC_DASHBOARD_PAGE_SIZE:
+        # A page polls at most its own projects; more is not a page of ours asking.
+        return HttpResponseBadRequest(
+            f"projects lists at most {settings.SYNC_DASHBOARD_PAGE_SIZE} ids.")
     try:
-        wanted = {int(p) for p in request.GET.get("projects", "").split(",") if p}
+        wanted = {int(p) for p in listed}
     except ValueError:
         return HttpResponseBadRequest("projects is a comma-separated list of ids.")
+    if not all(0 < p <= MAX_ID for p in wanted):
+        return HttpResponseBadRequest("projects lists ids (positive integers).")
     visible = set(selectors.project_list(membership=request.membership)
                   .filter(pk__in=wanted).values_list("pk", flat=True))
     return _cells_response(request, integration, sorted(visible), week)

@@ -134,11 +134,18 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _requested_day(request: HttpRequest, parameter: str, time_zone: str) -> date:
-    """The day asked for in the query string, else today where the work happens."""
+    """The day asked for in the query string, else today where the work happens (with a
+    message when the day asked for is outside the dates Timesync keeps)."""
     try:
-        return date.fromisoformat(request.GET.get(parameter, ""))
+        day = date.fromisoformat(request.GET.get(parameter, ""))
     except ValueError:
         return time_rules.today(time_zone)
+    problem = time_rules.outside_work_window(day)
+    if problem:
+        messages.warning(request, f"{day.isoformat()} is out of range: {problem} "
+                                  "Showing today instead.")
+        return time_rules.today(time_zone)
+    return day
 
 
 def _week_of(request: HttpRequest) -> date:

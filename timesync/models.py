@@ -34,6 +34,11 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+# The largest id a row can have (BigAutoField: PostgreSQL's bigint). A larger number names
+# nothing, and must be refused before it reaches a query (the database would fail on it).
+MAX_ID = 2**63 - 1
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 

@@ -373,6 +373,11 @@ def _check_shift(shift: Shift, *, actor: Membership) -> None:
         errors["start"] = "Give the start with its time zone or UTC offset."
     if shift.end is not None and shift.end.tzinfo is None:
         errors["end"] = "Give the end with its time zone or UTC offset."
+    for name in ("start", "end"):
+        value = getattr(shift, name)
+        problem = value is not None and time_rules.outside_work_window(value.date())
+        if problem:
+            errors[name] = problem
     if errors:
         raise ValidationError(errors)
     if shift.end is not None:

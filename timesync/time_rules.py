@@ -21,6 +21,27 @@ HOURS_QUANTUM = Decimal("0.01")
 MAX_SHIFT_LENGTH = timedelta(hours=24)
 
 
+# The sane window of work dates: shifts, punches and syncs outside it are refused as typos or
+# hostile input. Timesync began in this century (no customer keeps earlier timesheets here) and
+# nobody records hours more than a year ahead; the window's edges also keep every date
+# computation (a week around a day, a time zone's offset) far from Python's year 1 and 9999.
+EARLIEST_WORK_DATE = date(2000, 1, 1)
+
+
+def latest_work_date() -> date:
+    """The last day of next year (UTC)."""
+    return date(django_timezone.now().year + 1, 12, 31)
+
+
+def outside_work_window(day: date) -> str | None:
+    """Why `day` cannot be a work date, or None when it can."""
+    if day < EARLIEST_WORK_DATE:
+        return f"Give a date on or after {EARLIEST_WORK_DATE.isoformat()}."
+    if day > latest_work_date():
+        return f"Give a date on or before {latest_work_date().isoformat()}."
+    return None
+
+
 class LocalTimeError(ValueError):
     """A wall-clock time that a DST change makes missing or ambiguous."""
 

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import authenticate
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from timesync import api_tokens, selectors, time_rules
 from timesync.models import (
+    MAX_ID,
     ApprovalState,
     CostCode,
     Membership,
@@ -23,13 +23,35 @@ from timesync.models import (
 )
 
 
-@extend_schema_field(OpenApiTypes.INT)
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    """An id in a query or a body: an integer a row could have (1 to 2**63 - 1), checked
+    before any query sees it."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class WorkDateField(serializers.DateField):
+    """A work date within the sane window (`time_rules.outside_work_window`)."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        day = super().to_internal_value(value)
+        problem = time_rules.outside_work_window(day)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return day
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """A related id looked up among what the caller may see; anything else 'does not exist'."""
 
     def __init__(self, selector: str, **kwargs: Any) -> None:
         self.selector = selector
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # An id no row can have is refused before the query (the database fails on it).
+        number = id_field().run_validation(data)
+        return super().to_internal_value(number)
 
     def get_queryset(self):
         membership: Membership = self.context["membership"]
@@ -84,6 +106,11 @@ class WallClockDateTimeField(serializers.DateTimeField):
     (kept naive here, localized once the project is known)."""
 
     def enforce_timezone(self, value: datetime) -> datetime:
+        # Out of the sane window is refused before any time zone arithmetic, which fails near
+        # year 1 and year 9999.
+        problem = time_rules.outside_work_window(value.date())
+        if problem:
+            raise serializers.ValidationError(problem)
         return value if value.tzinfo is None else super().enforce_timezone(value)
 
 
@@ -110,7 +137,8 @@ class ShiftSerializer(serializers.ModelSerializer):
     cost_code = ScopedPrimaryKeyField("cost_code", required=False, allow_null=True)
     worker_name = serializers.CharField(source="worker.name", read_only=True)
     project_name = serializers.CharField(source="project.name", read_only=True)
-    cost_code_label = serializers.StringRelatedField(source="cost_code", read_only=True)
+    cost_code_label = serializers.StringRelatedField(source="cost_code", read_only=True,
+                                                     allow_null=True)
     start = WallClockDateTimeField(
         help_text="ISO 8601; without an offset it is read in the project's time zone."
     )
@@ -122,7 +150,7 @@ class ShiftSerializer(serializers.ModelSerializer):
     paid_hours = serializers.DecimalField(
         max_digits=6, decimal_places=2, read_only=True, allow_null=True
     )
-    decided_by = serializers.StringRelatedField(read_only=True)
+    decided_by = serializers.StringRelatedField(read_only=True, allow_null=True)
     version = serializers.IntegerField(
         required=False, min_value=1,
         help_text="On update: the version you read. A stale one answers 409 instead of "
@@ -153,9 +181,7 @@ class DecisionSerializer(serializers.Serializer):
 
 
 class BulkDecisionSerializer(serializers.Serializer):
-    shift_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
-    )
+    shift_ids = serializers.ListField(child=id_field(), min_length=1, max_length=1000)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
@@ -194,11 +220,11 @@ class PunchOutSerializer(serializers.Serializer):
 
 
 class ShiftFilterSerializer(serializers.Serializer):
-    project = serializers.IntegerField(required=False, min_value=1)
-    worker = serializers.IntegerField(required=False, min_value=1)
-    work_date = serializers.DateField(required=False)
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    project = id_field(required=False)
+    worker = id_field(required=False)
+    work_date = WorkDateField(required=False)
+    date_from = WorkDateField(required=False)
+    date_to = WorkDateField(required=False)
     approval_state = serializers.ChoiceField(choices=ApprovalState.choices, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -206,6 +232,14 @@ class ShiftFilterSerializer(serializers.Serializer):
         if first and last and first > last:
             raise serializers.ValidationError({"date_to": "Must be on or after date_from."})
         return attrs
+
+
+class ListFilterSerializer(serializers.Serializer):
+    """The filters of projects, workers and cost codes. CharField refuses NUL characters
+    (PostgreSQL cannot compare with them)."""
+
+    active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
 class FieldChangeSerializer(serializers.Serializer):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.utils import html
 
-from timesync.api.serializers import ScopedPrimaryKeyField
+from timesync.api.serializers import ScopedPrimaryKeyField, WorkDateField, id_field
 from timesync.models import (
     Integration,
     MatchField,
@@ -27,7 +29,41 @@ class CatalogStatusSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="Why the last fetch failed; empty when it did not.")
 
 
+class SettingsField(serializers.DictField):
+    """The integration's settings: a JSON object, nothing else (null, a list or a string is a
+    field error). In a form (multipart or urlencoded) it is the object's JSON text. What keys
+    and values each kind takes is the service's to check."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        if html.is_html_input(dictionary) and self.field_name in dictionary:
+            raw = dictionary.get(self.field_name)
+            try:
+                return json.loads(raw) if isinstance(raw, str) else raw
+            except ValueError:
+                return raw  # refused below as not an object
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data: Any) -> dict:
+        value = super().to_internal_value(data)
+        base_url = value.get("base_url")
+        if base_url is not None and not isinstance(base_url, str):
+            raise serializers.ValidationError({"base_url": ["Give the address as text."]})
+        return value
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",
+                      "example": "02:00:00"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time of day with no offset (HH:MM[:SS]): OpenAPI's `time` format is RFC
+    3339's, which requires one, so it is documented by its pattern instead."""
+
+
 class IntegrationSerializer(serializers.ModelSerializer):
+    schedule_time = LocalTimeField(
+        required=False,
+        help_text="Local time (organization's time zone) of the nightly sync, e.g. 02:00:00.")
+    settings = SettingsField(required=False,
+                             help_text='The connection\'s settings, e.g. {"base_url": "…"}.')
     credentials = serializers.DictField(
         child=serializers.CharField(), write_only=True, required=False,
         help_text="Secrets (e.g. {\"api_key\": \"...\"}); stored encrypted, never returned.",
@@ -110,7 +146,7 @@ class MatchReportSerializer(serializers.Serializer):
 
 class ProjectDaySerializer(serializers.Serializer):
     project = ScopedPrimaryKeyField("project")
-    work_date = serializers.DateField()
+    work_date = WorkDateField()
 
 
 class PreviewLineSerializer(serializers.Serializer):
@@ -153,13 +189,13 @@ class CellSerializer(serializers.Serializer):
 
 
 class CellQuerySerializer(serializers.Serializer):
-    week = serializers.DateField(required=False, help_text="Any day of the week; default today.")
+    week = WorkDateField(required=False, help_text="Any day of the week; default today.")
 
 
 class SyncRunSerializer(serializers.ModelSerializer):
     action = serializers.SerializerMethodField()
     project_name = serializers.CharField(source="project.name", read_only=True)
-    requested_by = serializers.StringRelatedField()
+    requested_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = SyncRun
@@ -175,9 +211,9 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 
 class SyncRunFilterSerializer(serializers.Serializer):
-    project = serializers.IntegerField(required=False, min_value=1)
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    project = id_field(required=False)
+    date_from = WorkDateField(required=False)
+    date_to = WorkDateField(required=False)
     state = serializers.ChoiceField(choices=SyncState.choices, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -10,14 +10,24 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from connectors.base import PermanentError
+from timesync import roles
 from timesync.api import sync_serializers as s
-from timesync.api.views import ORGANIZATION_SLUG, OrganizationScopedMixin
-from timesync.models import Integration, ProjectLink, SyncLogEntry, SyncRun, SyncTrigger, WorkerLink
+from timesync.api.views import ID_SCHEMA, ORGANIZATION_SLUG, OrganizationScopedMixin
+from timesync.models import (
+    Integration,
+    Membership,
+    ProjectLink,
+    SyncLogEntry,
+    SyncRun,
+    SyncTrigger,
+    WorkerLink,
+)
 from timesync.sync import cells as grid_cells
 from timesync.sync import csvlog, runs, selectors, services
 
@@ -42,6 +52,10 @@ class IntegrationViewSet(
 ):
     serializer_class = s.IntegrationSerializer
     lookup_url_kwarg = "integration_id"
+    write_refused = "Only admins manage integrations."
+
+    def may_write(self, membership: Membership) -> bool:
+        return roles.can_manage_integrations(membership)
 
     def get_queryset(self) -> QuerySet[Integration]:
         if self._fake():
@@ -116,7 +130,7 @@ class IntegrationViewSet(
     @extend_schema(parameters=[OpenApiParameter("week", OpenApiTypes.DATE)],
                    responses=s.CellSerializer(many=True),
                    description="The Sync Dashboard's week: one cell per project and day.")
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def cells(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         integration = self.get_object()  # an unknown integration is a 404 before any 400
         query = s.CellQuerySerializer(data=request.query_params)
@@ -163,7 +177,7 @@ class IntegrationScopedMixin(OrganizationScopedMixin):
 
 RUN_FILTERS = [
     ORGANIZATION_SLUG, INTEGRATION_ID,
-    OpenApiParameter("project", OpenApiTypes.INT),
+    OpenApiParameter("project", ID_SCHEMA),
     OpenApiParameter("date_from", OpenApiTypes.DATE),
     OpenApiParameter("date_to", OpenApiTypes.DATE),
     OpenApiParameter("state", OpenApiTypes.STR,
@@ -177,6 +191,10 @@ class SyncRunViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.Retri
                      viewsets.GenericViewSet):
     serializer_class = s.SyncRunSerializer
     lookup_url_kwarg = "run_id"
+    write_refused = "Your role can see syncs but not start them."
+
+    def may_write(self, membership: Membership) -> bool:
+        return roles.can_sync_some_projects(membership)
 
     def get_queryset(self) -> QuerySet[SyncRun]:
         if self._fake():
@@ -214,8 +232,7 @@ class SyncRunViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.Retri
                 actor=self.membership,
             )
         except PermanentError as error:
-            return Response({"non_field_errors": [str(error)]},
-                            status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError({"non_field_errors": [str(error)]}) from error
         return Response(s.SyncRunSerializer(started.run).data,
                         status=status.HTTP_201_CREATED if started.created else status.HTTP_200_OK)
 
@@ -245,6 +262,11 @@ def csv_response(run: SyncRun) -> StreamingHttpResponse:
 class ProjectLinkViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
                          mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """How each project syncs to this integration (remote job, enabled, approved only)."""
+
+    write_refused = "Only admins and payroll admins change mappings."
+
+    def may_write(self, membership: Membership) -> bool:
+        return roles.can_change_mappings(membership)
 
     serializer_class = s.ProjectLinkSerializer
     lookup_url_kwarg = "project_link_id"
@@ -276,6 +298,11 @@ class ProjectLinkViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.C
 class WorkerLinkViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.CreateModelMixin,
                         viewsets.GenericViewSet):
     """Which remote employee each worker is; POST sets one by hand."""
+
+    write_refused = "Only admins and payroll admins change mappings."
+
+    def may_write(self, membership: Membership) -> bool:
+        return roles.can_change_mappings(membership)
 
     serializer_class = s.WorkerLinkSerializer
 

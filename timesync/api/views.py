@@ -9,12 +9,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from timesync import selectors, services
+from timesync import roles, selectors, services
 from timesync.api import serializers as s
-from timesync.models import CostCode, Membership, Project, Shift, Worker
+from timesync.models import MAX_ID, CostCode, Membership, Project, Role, Shift, Worker
 
 ORGANIZATION_SLUG = OpenApiParameter(
     "organization_slug", OpenApiTypes.STR, OpenApiParameter.PATH,
@@ -33,6 +35,17 @@ class OrganizationScopedMixin:
         self.membership = selectors.membership_for_slug(
             user=request.user, organization_slug=kwargs["organization_slug"]
         )
+        # A role that may not write here is told so first: before its input is read, before a
+        # version is compared, before any id in it is looked up. The services check again.
+        if request.method not in SAFE_METHODS and not self.may_write(self.membership):
+            raise PermissionDenied(self.write_refused)
+
+    write_refused = "Your role can see this but not change it."
+
+    def may_write(self, membership: Membership) -> bool:
+        """Whether the role may write through this view at all (the services decide the rest,
+        e.g. a project manager's own projects)."""
+        return membership.role != Role.VIEWER
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -58,6 +71,10 @@ class ReferenceDataViewSet(
 
     model: type[Model]
     search_fields: tuple[str, ...] = ()
+    write_refused = "Only admins and payroll admins change projects, workers and cost codes."
+
+    def may_write(self, membership: Membership) -> bool:
+        return roles.can_edit_reference_data(membership)
 
     def scoped(self) -> QuerySet:
         raise NotImplementedError
@@ -66,10 +83,14 @@ class ReferenceDataViewSet(
         if self._fake():
             return self.model.objects.none()
         queryset = self.scoped()
-        active = self.request.query_params.get("active")
-        if active in ("true", "false"):
-            queryset = queryset.filter(is_active=active == "true")
-        term = self.request.query_params.get("search", "").strip()
+        if self.action != "list":
+            return queryset
+        filters = s.ListFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)  # e.g. a NUL in search, which no column holds
+        active = filters.validated_data.get("active")
+        if active is not None:
+            queryset = queryset.filter(is_active=active)
+        term = filters.validated_data.get("search", "").strip()
         if term:
             condition = Q()
             for field in self.search_fields:
@@ -149,10 +170,12 @@ class CostCodeViewSet(ReferenceDataViewSet):
         return services.cost_code_update(cost_code=cost_code, **kwargs)
 
 
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
 SHIFT_FILTERS = [
     ORGANIZATION_SLUG,
-    OpenApiParameter("project", OpenApiTypes.INT),
-    OpenApiParameter("worker", OpenApiTypes.INT),
+    OpenApiParameter("project", ID_SCHEMA),
+    OpenApiParameter("worker", ID_SCHEMA),
     OpenApiParameter("work_date", OpenApiTypes.DATE),
     OpenApiParameter("date_from", OpenApiTypes.DATE, description="First work date, inclusive."),
     OpenApiParameter("date_to", OpenApiTypes.DATE, description="Last work date, inclusive."),
@@ -225,10 +248,8 @@ class ShiftViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
         shifts = list(selectors.shift_list(membership=self.membership).filter(pk__in=ids))
         missing = ids - {shift.pk for shift in shifts}
         if missing:
-            return Response(
-                {"shift_ids": [f"No such shift: {', '.join(map(str, sorted(missing)))}."]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            raise ValidationError(
+                {"shift_ids": [f"No such shift: {', '.join(map(str, sorted(missing)))}."]})
         decided = services.shifts_decide(
             actor=self.membership, shifts=shifts, approve=approve,
             reason=body.validated_data["reason"],
@@ -238,18 +259,18 @@ class ShiftViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
 
     @extend_schema(request=s.BulkDecisionSerializer, responses=s.ShiftSerializer(many=True),
                    description="Approve many shifts at once: all or none.")
-    @action(detail=False, methods=["post"], url_path="bulk-approve")
+    @action(detail=False, methods=["post"], url_path="bulk-approve", pagination_class=None)
     def bulk_approve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._bulk_decide(request, approve=True)
 
     @extend_schema(request=s.BulkDecisionSerializer, responses=s.ShiftSerializer(many=True),
                    description="Reject many shifts at once: all or none.")
-    @action(detail=False, methods=["post"], url_path="bulk-reject")
+    @action(detail=False, methods=["post"], url_path="bulk-reject", pagination_class=None)
     def bulk_reject(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._bulk_decide(request, approve=False)
 
     @extend_schema(responses=s.ShiftChangeSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def history(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         changes = selectors.shift_history(shift=self.get_object())
         return Response(s.ShiftChangeSerializer(changes, many=True).data)

@@ -16,12 +16,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from timesync import roles
+from timesync import roles, time_rules
 from timesync.models import (
     ACTIVE_SYNC_STATES,
     Integration,
@@ -74,6 +75,9 @@ def sync_run_start(
         )
     if project.organization_id != integration.organization_id:
         raise roles.PermissionDenied("That project belongs to another organization.")
+    problem = time_rules.outside_work_window(work_date)
+    if problem:
+        raise ValidationError({"work_date": problem})
     require_connected(integration)
     try:
         with transaction.atomic():

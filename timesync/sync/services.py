@@ -144,6 +144,10 @@ def integration_reconfigure(
     roles.require_integration_manager(actor)
     after = _changed(current, changes)  # invalid input is refused before the remote is asked
     _check_address(changes.settings)
+    if after.is_connected and not _base_url(after):
+        # As when connecting: a connected integration needs an address (else a 502 from our
+        # own connector saying the same, after a pointless call).
+        raise ValidationError({"base_url": "Give the address of the remote's API."})
     moved = _base_url(after) != _base_url(current)
     if after.is_connected and (changes.credentials or moved):
         _test_connection(after, connector)

@@ -39,11 +39,13 @@ def hours(value: Any) -> Decimal | None:
 
 
 def errors_of(response: Any) -> dict[str, Any]:
-    """A 400's body: a mapping of field name to messages."""
+    """A 400's field errors: a mapping of field name to messages (the problem's `errors`)."""
     assert response.status_code == 400, (response.status_code, response.content)
+    assert response["Content-Type"] == "application/problem+json", response["Content-Type"]
     body = response.json()
-    assert isinstance(body, dict), body
-    return body
+    assert body["status"] == 400, body
+    assert isinstance(body["errors"], dict), body
+    return body["errors"]
 
 
 def ids(response: Any) -> list[int]:

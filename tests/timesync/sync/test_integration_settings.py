@@ -49,7 +49,7 @@ def test_renaming_to_a_taken_name_names_the_field(world, api):
         {"name": "Plexxis V2"}, format="json",
     )
     assert response.status_code == 400
-    assert "name" in response.json()
+    assert "name" in response.json()["errors"]
 
 
 def test_an_address_inside_our_network_is_refused(world, settings):

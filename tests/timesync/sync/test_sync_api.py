@@ -155,7 +155,7 @@ def test_preview_writes_nothing(api, world):
 def test_preview_without_a_day_names_the_missing_field(api, world):
     response = api(world.payroll).get(url(world, "preview/"), {"project": world.project.pk})
     assert response.status_code == 400
-    assert "work_date" in response.json()
+    assert "work_date" in response.json()["errors"]
 
 
 # --- Starting runs --------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_a_project_manager_cannot_start_a_run_for_a_project_not_assigned(api, wo
     manager = member(world, Role.PROJECT_MANAGER, projects=[other])
     response = start(api(manager), world)
     assert response.status_code == 400
-    assert "project" in response.json()
+    assert "project" in response.json()["errors"]
     assert not SyncRun.objects.exists()
 
 
@@ -221,7 +221,7 @@ def test_a_project_of_another_organization_is_an_unknown_project(api, world):
     foreign = factories.ProjectFactory()
     response = start(api(world.payroll), world, project=foreign)
     assert response.status_code == 400
-    assert "project" in response.json()
+    assert "project" in response.json()["errors"]
 
 
 # --- Reading runs ---------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def test_runs_list_filters(api, world, three_runs, query, expected):
 def test_a_bad_runs_filter_is_a_400_naming_the_field(api, world, query, field):
     response = api(world.payroll).get(url(world, "runs/"), query)
     assert response.status_code == 400, response.content
-    assert field in response.json()
+    assert field in response.json()["errors"]
 
 
 def test_a_project_manager_lists_only_their_projects_runs(api, world, three_runs):
@@ -357,7 +357,7 @@ def test_cells_of_a_week_are_seven_per_active_project(api, world):
 def test_cells_with_a_bad_week_name_the_field(api, world):
     response = api(world.payroll).get(url(world, "cells/"), {"week": "next"})
     assert response.status_code == 400
-    assert "week" in response.json()
+    assert "week" in response.json()["errors"]
 
 
 # --- Project links --------------------------------------------------------------------------
@@ -526,7 +526,7 @@ def test_connecting_without_credentials_names_the_field(api, world):
         "settings": {"base_url": world.emulator.base_url},
     }, format="json")
     assert response.status_code == 400, response.content
-    assert "credentials" in response.json()
+    assert "credentials" in response.json()["errors"]
 
 
 def test_a_new_key_through_the_api_that_plexxis_refuses_changes_nothing(api, world):
