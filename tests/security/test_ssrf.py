@@ -136,7 +136,7 @@ def test_the_api_names_the_address_field_and_says_why(admin, production, api):
         {"settings": {"base_url": "https://[64:ff9b::7f00:1]/api/v1"}}, format="json",
     )
     assert response.status_code == 400
-    assert "private address" in str(response.json()["base_url"])
+    assert "private address" in str(response.json()["errors"]["base_url"])
 
 
 def test_the_connect_page_shows_the_refusal_next_to_the_address(
