@@ -294,6 +294,16 @@ class HttpClient:
         self, method: str, path: str, *, json_body: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
+        response = self.send(method, path, json_body=json_body, params=params)
+        return self._outcome(response, method, path)
+
+    def send(
+        self, method: str, path: str, *, json_body: Any = None, form: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        """The request with every check and the network's faults mapped to connector errors,
+        but its answer not judged: for a caller that reads the remote's own error codes (an
+        OAuth token endpoint's `invalid_grant`); `outcome` judges it as `request` does."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         self._check_address(url)  # before the budget: a refused address spends nothing
         if self.before_request is not None:
@@ -303,7 +313,7 @@ class HttpClient:
             # Redirects are not followed: requests would send our headers, the API key among
             # them, to wherever the remote points (see `_outcome`).
             response = self.session.request(
-                method, url, json=json_body, params=params, timeout=self.timeout,
+                method, url, json=json_body, data=form, params=params, timeout=self.timeout,
                 allow_redirects=False,
             )
         except requests.exceptions.InvalidURL as error:
@@ -325,6 +335,9 @@ class HttpClient:
                 f"({method} {path}); the next attempt checks what arrived."
             ) from error
         self._observe_budget(response)
+        return response
+
+    def outcome(self, response: requests.Response, method: str, path: str) -> Any:
         return self._outcome(response, method, path)
 
     def _check_address(self, url: str) -> None:
