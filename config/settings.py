@@ -360,6 +360,7 @@ CELERY_TASK_ROUTES = {
     "timesync.tasks.fetch_reference_catalog": {"queue": "reference"},
     "timesync.tasks.send_invitation_email": {"queue": "mail"},
     "timesync.tasks.send_sync_failure_email": {"queue": "mail"},
+    "timesync.tasks.send_reconnect_needed_email": {"queue": "mail"},
     "timesync.tasks.send_sign_up_email": {"queue": "mail"},
 }
 

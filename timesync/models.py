@@ -461,6 +461,11 @@ class Integration(models.Model):
     schedule_last_date = models.DateField(
         null=True, blank=True, help_text="The last local date the schedule ran on."
     )
+    # Set when the remote stopped honouring the connection's grant (an OAuth grant revoked or
+    # expired): nothing syncs until an admin connects again, which clears it.
+    reconnect_reason = models.TextField(
+        blank=True, help_text="Why the integration must be connected again, if it must."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -474,6 +479,33 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def reconnect_needed(self) -> bool:
+        return bool(self.reconnect_reason)
+
+
+class OAuthToken(models.Model):
+    """An integration's OAuth tokens (Procore), encrypted at rest like its credentials.
+
+    One row per integration, and the row is the lock: a refresh takes it FOR UPDATE, so one
+    worker refreshes while the others wait and then read the pair it stored (refresh tokens
+    are single-use: two refreshers would spend each other's)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.OneToOneField(
+        Integration, on_delete=models.CASCADE, related_name="oauth_token"
+    )
+    # Fernet tokens (timesync.crypto); never stored or logged in clear.
+    access_token_encrypted = models.TextField()
+    refresh_token_encrypted = models.TextField(
+        blank=True, help_text="Empty for a client credentials grant, which asks anew instead."
+    )
+    expires_at = models.DateTimeField(help_text="When the access token stops working (UTC).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"OAuth token of integration {self.integration_id} (until {self.expires_at})"
 
 
 class ProjectLink(models.Model):
@@ -630,6 +662,7 @@ class AuditEvent(models.TextChoices):
     PROJECT_LINK_SET = "project_link_set", "Project link changed"
     CATALOG_REFRESHED = "catalog_refreshed", "Refreshed from the remote"
     DISCONNECTED = "disconnected", "Disconnected"
+    RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
 
 
 class IntegrationAuditEntry(models.Model):

@@ -55,6 +55,11 @@ def send_sync_failure_email(*, run_id: int) -> None:
     notifications.sync_failure_notify(run_id=run_id)
 
 
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
+def send_reconnect_needed_email(*, integration_id: int) -> None:
+    notifications.reconnect_needed_notify(integration_id=integration_id)
+
+
 @shared_task
 def fetch_reference_catalog(*, integration_id: int) -> None:
     """Read the remote's workers, projects and cost codes into the catalog and match links.

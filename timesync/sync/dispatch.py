@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 EXECUTE_RUN = "timesync.tasks.execute_sync_run"
 SEND_FAILURE_EMAIL = "timesync.tasks.send_sync_failure_email"
+SEND_RECONNECT_EMAIL = "timesync.tasks.send_reconnect_needed_email"
 
 
 def run_enqueue(run_id: int, *, countdown: float | None = None) -> None:
@@ -52,3 +53,12 @@ def failure_email_enqueue(run_id: int) -> None:
     except OperationalError:
         logger.warning("Broker unreachable; no failure email for run %s.", run_id,
                        exc_info=True)
+
+
+def reconnect_email_enqueue(integration_id: int) -> None:
+    """"Reconnect needed" is recorded whatever happens here; the email is best effort."""
+    try:
+        app.tasks[SEND_RECONNECT_EMAIL].apply_async(kwargs={"integration_id": integration_id})
+    except OperationalError:
+        logger.warning("Broker unreachable; no reconnect email for integration %s.",
+                       integration_id, exc_info=True)

@@ -10,11 +10,44 @@ from django.urls import reverse
 from django.utils import timezone
 
 from timesync.models import (
+    Integration,
     Membership,
     Role,
     SyncRun,
     SyncState,
 )
+
+
+def _opted_in_admins(organization_id: int) -> list[str]:
+    return list(
+        Membership.objects.filter(
+            organization_id=organization_id, is_active=True, notify_sync_failures=True,
+            role=Role.ADMIN, user__is_active=True,
+        ).values_list("user__email", flat=True)
+    )
+
+
+def reconnect_needed_notify(*, integration_id: int) -> int:
+    """Email the admins who opted in that an integration must be connected again (its syncs
+    stopped). Sent once per "reconnect needed", which is recorded once. Returns how many."""
+    integration = (Integration.objects.select_related("organization")
+                   .filter(pk=integration_id).first())
+    if integration is None or not integration.reconnect_reason:
+        return 0  # connected again before the email went out
+    recipients = _opted_in_admins(integration.organization_id)
+    if not recipients:
+        return 0
+    settings_url = settings.SITE_URL + reverse(
+        "integration_settings", kwargs={"organization_slug": integration.organization.slug,
+                                        "integration_id": integration.pk})
+    send_mail(
+        subject=f"Connect {integration.name} again: its syncs stopped",
+        message=render_to_string("emails/reconnect_needed.txt",
+                                 {"integration": integration, "settings_url": settings_url}),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=recipients,
+    )
+    return len(recipients)
 
 
 def sync_failure_notify(*, run_id: int) -> int:
@@ -28,12 +61,7 @@ def sync_failure_notify(*, run_id: int) -> int:
         run = SyncRun.objects.select_related("integration", "project", "organization").get(
             pk=run_id
         )
-        recipients = list(
-            Membership.objects.filter(
-                organization_id=run.organization_id, is_active=True, notify_sync_failures=True,
-                role=Role.ADMIN, user__is_active=True,
-            ).values_list("user__email", flat=True)
-        )
+        recipients = _opted_in_admins(run.organization_id)
         if not recipients:
             return 0
         log_url = settings.SITE_URL + reverse(

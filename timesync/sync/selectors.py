@@ -58,9 +58,20 @@ def access_integration(
     return integration
 
 
+class ReconnectRequired(IntegrationDisconnected):
+    """The remote stopped honouring the integration's grant (Procore's OAuth): as disconnected
+    until an admin connects it again, with the reason."""
+
+    def __init__(self, integration: Integration) -> None:
+        PermanentError.__init__(self, f"{integration.name} must be connected again: "
+                                      f"{integration.reconnect_reason}")
+
+
 def require_connected(integration: Integration) -> None:
     if not integration.is_connected:
         raise IntegrationDisconnected(integration)
+    if integration.reconnect_reason:
+        raise ReconnectRequired(integration)
 
 
 def integration_get(*, membership: Membership, integration_id: int) -> Integration:
