@@ -13,6 +13,7 @@ from connectors.addresses import RemoteAddressPolicy
 from connectors.base import Connector, PermanentError
 from connectors.plexxis.client import PlexxisConnector
 from connectors.plexxis.settings import PlexxisSettings
+from connectors.procore.settings import ProcoreSettings
 from connectors.settings import ConnectorSettings
 from timesync import crypto
 from timesync.sync.budget import budget_for
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from timesync.models import Integration
 
 # The settings each kind of integration declares; a kind not listed takes none.
-SETTINGS_SPECS: dict[str, type[ConnectorSettings]] = {"plexxis": PlexxisSettings}
+SETTINGS_SPECS: dict[str, type[ConnectorSettings]] = {
+    "plexxis": PlexxisSettings, "procore": ProcoreSettings,
+}
 
 
 def settings_spec(kind: str) -> type[ConnectorSettings]:

@@ -10,6 +10,8 @@ writes its audit entry (audit.py) in the transaction of the change.
 from __future__ import annotations
 
 import copy
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import time
 
@@ -18,7 +20,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from connectors.addresses import check_remote_url
-from connectors.base import Connector
+from connectors.base import Connector, ConnectorError
+from connectors.procore import oauth
 from timesync import crypto, roles
 from timesync import selectors as domain
 from timesync.models import (
@@ -35,13 +38,17 @@ from timesync.models import (
     Worker,
     WorkerLink,
 )
-from timesync.sync import audit, catalog
+from timesync.sync import audit, catalog, procore, tokens
 from timesync.sync.matching import MatchReport
 from timesync.sync.remotes import connector_for, remote_address_policy, settings_spec
 from timesync.sync.selectors import access_integration, require_connected
 
+logger = logging.getLogger(__name__)
+
 # What can be connected today; the other kinds are shown as coming soon.
-CONNECTABLE_KINDS = frozenset({IntegrationKind.PLEXXIS})
+CONNECTABLE_KINDS = frozenset({IntegrationKind.PLEXXIS, IntegrationKind.PROCORE})
+# The settings that are addresses our servers call: each is checked before it is kept.
+_ADDRESS_SETTINGS = ("base_url", "api_base_url", "login_base_url")
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ def integration_connect(
     roles.require_integration_manager(actor)
     candidate = _new_integration(actor, kind=kind, name=name, settings=settings,
                                  credentials=credentials)
+    if kind == IntegrationKind.PROCORE:
+        return _procore_connect(actor, candidate)
     if not _base_url(candidate):
         raise ValidationError({"base_url": "Give the address of the remote's API."})
     _test_connection(candidate, connector)
@@ -81,6 +90,31 @@ def integration_connect(
         integration = _create(actor, candidate)
         catalog.catalog_fetch_queue(integration=integration)
     return integration
+
+
+def _procore_connect(actor: Membership, candidate: Integration) -> Integration:
+    """Client credentials connect at once: a token and the company check first (outside any
+    transaction; a failure creates nothing), then the integration with its tokens. The
+    authorization code grant creates it not yet connected: the admin is sent to Procore
+    (procore.procore_authorization_begin) and connects at our callback."""
+    credentials = (crypto.decrypt_json(candidate.credentials_encrypted)
+                   if candidate.credentials_encrypted else {})
+    missing = [key for key in ("client_id", "client_secret") if not credentials.get(key)]
+    if missing:
+        raise ValidationError({"credentials": (
+            f"Give the Procore app's {' and '.join(missing)} (Procore's Developer Portal).")})
+    if not procore.procore_settings(candidate).company_id:
+        raise ValidationError({"company_id": "Give the Procore company ID."})
+    if not procore.uses_client_credentials(candidate):
+        candidate.is_connected = False  # until Procore sends the admin back
+        with transaction.atomic():
+            return _create(actor, candidate)
+    grant = procore.procore_grant_fetch(candidate)
+    with transaction.atomic():
+        integration = _create(actor, candidate)
+        return procore.procore_connected(
+            actor=actor.user, integration=integration, grant=grant,
+            note=f"Connected to Procore company {grant.company_name} (client credentials).")
 
 
 def integration_create(
@@ -149,7 +183,10 @@ def integration_reconfigure(
         # own connector saying the same, after a pointless call).
         raise ValidationError({"base_url": "Give the address of the remote's API."})
     moved = _base_url(after) != _base_url(current)
-    if after.is_connected and (changes.credentials or moved):
+    # Procore is tested by connecting (a token and the company check): a change of its app or
+    # addresses asks for that instead (see _update).
+    if after.is_connected and (changes.credentials or moved) \
+            and after.kind != IntegrationKind.PROCORE:
         _test_connection(after, connector)
     return _update(actor, integration, changes)
 
@@ -181,6 +218,13 @@ def _update(actor: Membership, integration: Integration, changes: IntegrationCha
         before = _audited_values(current)
         was_connected, previous_url = current.is_connected, _base_url(current)
         after = _changed(current, changes)
+        procore_moved = after.kind == IntegrationKind.PROCORE and (
+            changes.credentials or _base_url(after) != previous_url)
+        # Tokens belong to one app at one Procore: another app or host needs its own.
+        if procore_moved and (tokens.procore_tokens_take(integration=current) is not None
+                              or after.is_connected):
+            after.reconnect_reason = ("The Procore app's credentials or addresses changed: "
+                                      "connect to Procore again.")
         after.save()
         _audit_update(actor, after, before, changes, reconnected=after.is_connected
                       and not was_connected)
@@ -267,12 +311,13 @@ def _check_worker_matching(rules: object) -> None:
 def _check_address(settings: dict | None) -> None:
     """Refuse an address inside our network before anything calls it. It resolves the host
     name (DNS, a remote call of its own): never call it inside a transaction."""
-    base_url = (settings or {}).get("base_url")
-    if base_url:
-        try:
-            check_remote_url(base_url, policy=remote_address_policy())
-        except ValueError as error:
-            raise ValidationError({"base_url": str(error)}) from error
+    for name in _ADDRESS_SETTINGS:
+        address = (settings or {}).get(name)
+        if address:
+            try:
+                check_remote_url(address, policy=remote_address_policy())
+            except ValueError as error:
+                raise ValidationError({name: str(error)}) from error
 
 
 def _name_taken(name: str) -> str:
@@ -280,6 +325,9 @@ def _name_taken(name: str) -> str:
 
 
 def _base_url(integration: Integration) -> str:
+    if integration.kind == IntegrationKind.PROCORE:
+        spec = procore.procore_settings(integration)
+        return f"{spec.api_base_url} (sign-in {spec.login_base_url})"
     return (integration.settings or {}).get("base_url") or ""
 
 
@@ -382,15 +430,46 @@ def integration_disconnect(*, actor: Membership, integration: Integration) -> In
             f"{current.cost_code_links.all().delete()[0]} cost code links",
         ]
         catalog.catalog_clear(integration=current)
+        revoke = _procore_revocation(current)
+        if revoke is not None:
+            removed.append("the Procore tokens (revoked at Procore)")
         current.credentials_encrypted = ""
         current.is_connected = False
+        current.reconnect_reason = ""
         current.schedule_enabled = False
         current.save()
         audit.record(integration=current, actor=actor.user, event=AuditEvent.DISCONNECTED,
                      subject=current.name,
                      note=f"Removed {', '.join(removed)}, the credentials and the schedule.")
+    if revoke is not None:
+        revoke()  # after the commit: the tokens are gone here whatever Procore answers
     integration.refresh_from_db()
     return integration
+
+
+def _procore_revocation(integration: Integration) -> Callable[[], None] | None:
+    """Delete a Procore integration's tokens (call inside the disconnect's transaction) and
+    return the best-effort remote revocation to run after it commits: a Procore that cannot be
+    reached must not keep an admin from disconnecting."""
+    if integration.kind != IntegrationKind.PROCORE:
+        return None
+    pair = tokens.procore_tokens_take(integration=integration)
+    if pair is None:
+        return None
+    try:
+        client = tokens.oauth_client_for(integration)
+    except ConnectorError:
+        return lambda: None
+
+    def revoke() -> None:
+        for token in filter(None, reversed(pair)):  # the refresh token first: it outlives
+            try:
+                oauth.revoke(client, token=token)
+            except ConnectorError:
+                logger.warning("Procore did not revoke a token of integration %s; it was "
+                               "deleted here.", integration.pk, exc_info=True)
+
+    return revoke
 
 
 # --- Links set by hand ----------------------------------------------------------------------

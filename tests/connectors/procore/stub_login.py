@@ -30,6 +30,7 @@ class StubLogin:
     revoked: list[str] = field(default_factory=list)
     companies: list[dict] = field(default_factory=lambda: [{"id": COMPANY_ID, "name": "Acme"}])
     expires_in: int = 5400
+    people_forbidden: bool = False
     # (status, body) answers to give to the next token posts, before the normal behaviour.
     scripted: list[tuple[int, object]] = field(default_factory=list)
     # Set: the token endpoint waits for it before answering (a slow refresh).
@@ -114,6 +115,16 @@ def _handler(stub: StubLogin) -> type[BaseHTTPRequestHandler]:
                 self._answer(401, {"errors": "unauthorized"})
             elif path == "/rest/v1.0/companies":
                 self._answer(200, stub.companies)
+            elif path.startswith("/rest/v1.0/companies/") and path.endswith("/people"):
+                company = path.split("/")[4]
+                if self.headers.get("Procore-Company-Id") != company:
+                    self._answer(400, {"errors": "Procore-Company-Id header missing"})
+                elif stub.people_forbidden:
+                    self._answer(403, {"errors": "forbidden"})
+                elif company not in {str(c["id"]) for c in stub.companies}:
+                    self._answer(404, {"errors": "not found"})
+                else:
+                    self._answer(200, [{"id": 1, "name": "Ana", "is_employee": True}])
             else:
                 self._answer(404, {"errors": "not found"})
 
