@@ -25,14 +25,20 @@ WORKER_RULES = [
 ]
 
 
+# Systems this form connects (an address and an API key); Procore has a page of its own (an app's
+# client ID and secret, then Procore's own sign-in).
+ADDRESS_AND_KEY_KINDS = frozenset({IntegrationKind.PLEXXIS})
+
+
 class KindSelect(forms.RadioSelect):
     """Radio buttons whose systems not yet available are disabled and say so."""
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        if value not in CONNECTABLE_KINDS:
+        if value not in ADDRESS_AND_KEY_KINDS:
             option["attrs"]["disabled"] = True
-            option["label"] = f"{label} (coming soon)"
+            option["label"] = (f"{label} (use Connect to Procore below)"
+                               if value in CONNECTABLE_KINDS else f"{label} (coming soon)")
         return option
 
 
@@ -79,14 +85,57 @@ class ConnectForm(_UniqueNameMixin, forms.Form):
 
     def clean_kind(self) -> str:
         kind = self.cleaned_data["kind"]
+        if kind == IntegrationKind.PROCORE:
+            raise forms.ValidationError("Procore connects with its app's client ID and secret: "
+                                        "use Connect to Procore.")
         if kind not in CONNECTABLE_KINDS:
             raise forms.ValidationError(
-                f"{IntegrationKind(kind).label} is coming soon; only Plexxis connects today."
+                f"{IntegrationKind(kind).label} is coming soon; Plexxis and Procore connect "
+                "today."
             )
         return kind
 
     def clean_base_url(self) -> str:
         return self.cleaned_data["base_url"].rstrip("/")
+
+
+def _procore_address(label: str, default: str, help_text: str) -> forms.URLField:
+    return forms.URLField(label=label, max_length=300, initial=default, assume_scheme="https",
+                          validators=[URLValidator(schemes=["http", "https"])],
+                          help_text=help_text)
+
+
+class ProcoreConnectForm(_UniqueNameMixin, forms.Form):
+    """Connect to Procore: the app's credentials (Procore's Developer Portal), the company,
+    and how the app is allowed in (an admin's approval, or a service account)."""
+
+    name = forms.CharField(max_length=100, initial="Procore",
+                           help_text='Shown in menus and logs, e.g. "Procore".')
+    company_id = forms.IntegerField(label="Procore company ID", min_value=1, max_value=2**63 - 1,
+                                    help_text="Shown in Procore's Company Settings.")
+    grant = forms.ChoiceField(
+        label="How the app connects", widget=forms.RadioSelect, initial="authorization_code",
+        choices=[("authorization_code", "An admin signs in to Procore and allows the app"),
+                 ("client_credentials", "A Developer Managed Service Account (client ID and "
+                                        "secret alone)")])
+    client_id = forms.CharField(label="Client ID", max_length=200)
+    client_secret = forms.CharField(label="Client secret", max_length=500,
+                                    widget=_api_key_widget(),
+                                    help_text="Stored encrypted; never shown again.")
+    api_base_url = _procore_address("Procore API address", "https://api.procore.com",
+                                    "The sandbox's is https://sandbox.procore.com.")
+    login_base_url = _procore_address("Procore sign-in address", "https://login.procore.com",
+                                      "The sandbox's is https://login-sandbox.procore.com.")
+
+    def settings(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"api_base_url": data["api_base_url"].rstrip("/"),
+                "login_base_url": data["login_base_url"].rstrip("/"),
+                "company_id": data["company_id"], "grant": data["grant"]}
+
+    def credentials(self) -> dict[str, str]:
+        return {"client_id": self.cleaned_data["client_id"],
+                "client_secret": self.cleaned_data["client_secret"]}
 
 
 class IntegrationSettingsForm(_UniqueNameMixin, forms.Form):

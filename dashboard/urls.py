@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from dashboard import integration_pages, project_pages, sync_dashboard, views
+from dashboard import integration_pages, procore_pages, project_pages, sync_dashboard, views
 
 organization_patterns = [
     path("", views.organization_home, name="organization_home"),
@@ -22,6 +22,7 @@ organization_patterns = [
     path("integrations/<int:integration_id>/runs/<int:run_id>/status/",
          sync_dashboard.sync_run_status, name="sync_run_status"),
     *integration_pages.integration_patterns,
+    *procore_pages.procore_patterns,
     *project_pages.project_patterns,
 ]
 
@@ -34,4 +35,5 @@ urlpatterns = [
     path("organizations/new/", views.organization_new, name="organization_new"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("o/<slug:organization_slug>/", include(organization_patterns)),
+    *procore_pages.callback_patterns,
 ]

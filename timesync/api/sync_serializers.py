@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings as django_settings
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils import html
@@ -12,6 +14,7 @@ from rest_framework.utils import html
 from timesync.api.serializers import ScopedPrimaryKeyField, WorkDateField, id_field
 from timesync.models import (
     Integration,
+    IntegrationKind,
     MatchField,
     ProjectLink,
     SyncLogEntry,
@@ -19,6 +22,7 @@ from timesync.models import (
     SyncState,
     WorkerLink,
 )
+from timesync.sync import procore
 from timesync.sync.catalog import catalog_status
 
 
@@ -69,6 +73,10 @@ class IntegrationSerializer(serializers.ModelSerializer):
         help_text="Secrets (e.g. {\"api_key\": \"...\"}); stored encrypted, never returned.",
     )
     has_credentials = serializers.SerializerMethodField()
+    authorize_url = serializers.SerializerMethodField(
+        help_text="Procore with an admin's approval, not yet connected (or to connect again): "
+                  "the page to send the admin to, signed in; it takes them to Procore to allow "
+                  "the app and back. Null otherwise.")
     catalog = serializers.SerializerMethodField(
         help_text="How current the remote's workers, projects and cost codes (matching reads "
                   "them) are.")
@@ -80,14 +88,25 @@ class IntegrationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Integration
-        fields = ["id", "kind", "name", "is_connected", "settings", "credentials",
-                  "has_credentials", "catalog", "worker_matching", "hours_rounding",
-                  "schedule_enabled", "schedule_time", "schedule_days_back", "created_at",
-                  "updated_at"]
-        read_only_fields = ["is_connected", "created_at", "updated_at"]
+        fields = ["id", "kind", "name", "is_connected", "reconnect_reason", "authorize_url",
+                  "settings", "credentials", "has_credentials", "catalog", "worker_matching",
+                  "hours_rounding", "schedule_enabled", "schedule_time", "schedule_days_back",
+                  "created_at", "updated_at"]
+        read_only_fields = ["is_connected", "reconnect_reason", "created_at", "updated_at"]
 
     def get_has_credentials(self, integration: Integration) -> bool:
         return bool(integration.credentials_encrypted)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_authorize_url(self, integration: Integration) -> str | None:
+        if (integration.kind != IntegrationKind.PROCORE
+                or (integration.is_connected and not integration.reconnect_reason)
+                or not integration.credentials_encrypted
+                or procore.uses_client_credentials(integration)):
+            return None
+        return django_settings.SITE_URL.rstrip("/") + reverse(
+            "procore_authorize", kwargs={"organization_slug": integration.organization.slug,
+                                         "integration_id": integration.pk})
 
     @extend_schema_field(CatalogStatusSerializer)
     def get_catalog(self, integration: Integration) -> dict[str, Any]:

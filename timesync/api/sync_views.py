@@ -68,7 +68,13 @@ class IntegrationViewSet(
     @extend_schema(description="Connect a remote system: its address and credentials are tested "
                                "first (502 refused, 503 unreachable: nothing is created), then "
                                "its workers, projects and cost codes are fetched in the "
-                               "background and matched.")
+                               "background and matched. Procore (settings api_base_url, "
+                               "login_base_url, company_id, grant; credentials client_id, "
+                               "client_secret): client_credentials connects at once (a token, "
+                               "then the company checked: 502 says whether the company was not "
+                               "found, the app is not installed or a permission is missing); "
+                               "authorization_code creates it not yet connected, with "
+                               "`authorize_url`, the page to send the admin to.")
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().create(request, *args, **kwargs)
 

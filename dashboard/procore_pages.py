@@ -1,0 +1,116 @@
+"""Connecting Procore from the pages: the connect form, "Connect to Procore" (out to Procore's
+sign-in with a state bound to this browser's session and the integration) and the callback
+Procore sends the admin back to. The rules live in timesync/sync/procore.py; here requests are
+parsed and answers rendered."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_http_methods
+
+from connectors.base import ConnectorError
+from dashboard.integration_forms import ProcoreConnectForm
+from dashboard.integration_pages import _add_errors, _integration
+from dashboard.tenancy import organization_view
+from timesync import roles
+from timesync.models import IntegrationKind
+from timesync.sync import procore
+from timesync.sync import selectors as sync_selectors
+from timesync.sync import services as sync_services
+
+
+def _settings(request: HttpRequest, integration_id: int) -> HttpResponse:
+    return redirect("integration_settings", organization_slug=request.organization.slug,
+                    integration_id=integration_id)
+
+
+@organization_view
+@require_http_methods(["GET", "POST"])
+def procore_connect(request: HttpRequest) -> HttpResponse:
+    roles.require_integration_manager(request.membership)
+    form = ProcoreConnectForm(
+        request.POST or None,
+        integrations=sync_selectors.integration_list(membership=request.membership))
+    if request.method == "POST" and form.is_valid():
+        try:
+            integration = sync_services.integration_connect(
+                actor=request.membership, kind=IntegrationKind.PROCORE,
+                name=form.cleaned_data["name"], settings=form.settings(),
+                credentials=form.credentials())
+            if not integration.is_connected:  # the admin allows the app at Procore
+                return redirect(procore.procore_authorization_begin(
+                    actor=request.membership, integration=integration, session=request.session))
+        except ValidationError as error:
+            _add_errors(form, error)
+        except ConnectorError as error:
+            form.add_error(None, f"Not connected: {error}")
+        else:
+            messages.success(request, _connected(integration))
+            return _settings(request, integration.pk)
+    return render(request, "dashboard/integrations/procore_connect.html", {"form": form})
+
+
+@organization_view
+@require_http_methods(["GET", "POST"])
+def procore_authorize(request: HttpRequest, integration_id: int) -> HttpResponse:
+    """GET: what connecting does, with the button (a link the API hands out lands here).
+    POST: off to Procore (authorization code), or connected at once (client credentials)."""
+    integration = _integration(request, integration_id)
+    roles.require_integration_manager(request.membership)
+    if integration.kind != IntegrationKind.PROCORE:
+        return _settings(request, integration.pk)
+    error = ""
+    if request.method == "POST":
+        try:
+            if procore.uses_client_credentials(integration):
+                integration = procore.procore_connect_again(actor=request.membership,
+                                                            integration=integration)
+                messages.success(request, _connected(integration))
+                return _settings(request, integration.pk)
+            return redirect(procore.procore_authorization_begin(
+                actor=request.membership, integration=integration, session=request.session))
+        except ConnectorError as failure:
+            error = f"Not connected: {failure}"
+    return render(request, "dashboard/integrations/procore_authorize.html", {
+        "integration": integration, "error": error,
+        "client_credentials": procore.uses_client_credentials(integration),
+    }, status=400 if error else 200)
+
+
+@login_required
+@require_GET
+def procore_callback(request: HttpRequest) -> HttpResponse:
+    """Where Procore sends the admin back. The state is checked (and spent) before anything
+    else; a wrong, replayed or expired one changes nothing and says so."""
+    try:
+        integration = procore.procore_authorization_finish(
+            user=request.user, session=request.session,
+            state=request.GET.get("state", "")[:200], code=request.GET.get("code", "")[:2000],
+            error=request.GET.get("error", ""))
+    except procore.AuthorizationRefused as refusal:
+        return render(request, "dashboard/integrations/procore_callback_failed.html",
+                      {"reason": str(refusal)}, status=400)
+    messages.success(request, _connected(integration))
+    return redirect("integration_settings", organization_slug=integration.organization.slug,
+                    integration_id=integration.pk)
+
+
+def _connected(integration) -> str:
+    company = (integration.settings or {}).get("company_name") or "the company"
+    return f"Connected to Procore: {integration.name} writes to {company}."
+
+
+procore_patterns = [
+    path("integrations/connect/procore/", procore_connect, name="procore_connect"),
+    path("integrations/<int:integration_id>/procore/authorize/", procore_authorize,
+         name="procore_authorize"),
+]
+callback_patterns = [
+    # One fixed address, registered with the Procore app: the state says which integration.
+    path("procore/callback/", procore_callback, name="procore_callback"),
+]
