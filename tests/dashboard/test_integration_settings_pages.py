@@ -102,7 +102,7 @@ def stored_key(integration) -> str:
 # --- Connect --------------------------------------------------------------------------------
 
 
-def test_the_connect_page_offers_plexxis_and_shows_the_others_as_coming_soon(
+def test_the_connect_page_offers_plexxis_sends_procore_to_its_page_and_quickbooks_is_coming(
     browser_client, company
 ):
     response = browser_client(company).get(connect_url(company.organization))
@@ -113,7 +113,8 @@ def test_the_connect_page_offers_plexxis_and_shows_the_others_as_coming_soon(
     for kind in ("procore", "quickbooks_desktop"):
         assert re.search(rf'<input[^>]*value="{kind}"[^>]*disabled', page)
     text = visible_text(page)
-    assert "Procore (coming soon)" in text
+    assert "Procore (use Connect to Procore below)" in text
+    assert f'href="/o/{company.organization.slug}/integrations/connect/procore/"' in page
     assert "QuickBooks Desktop (coming soon)" in text
     assert re.search(r'<input[^>]*name="name"[^>]*value="Plexxis"', page)
     assert re.search(r'<input[^>]*type="password"[^>]*name="api_key"', page)
@@ -189,9 +190,16 @@ def test_connecting_with_a_name_in_use_says_so_next_to_the_name(browser_client, 
 
 
 def test_a_coming_soon_system_cannot_be_connected(browser_client, company, emulator):
+    response = connect(browser_client(company), company, emulator, kind="quickbooks_desktop")
+
+    assert "QuickBooks Desktop is coming soon" in visible_text(response.content)
+    assert not Integration.objects.filter(organization=company.organization).exists()
+
+
+def test_procore_is_not_connected_with_an_address_and_key(browser_client, company, emulator):
     response = connect(browser_client(company), company, emulator, kind="procore")
 
-    assert "Procore is coming soon" in visible_text(response.content)
+    assert "use Connect to Procore" in visible_text(response.content)
     assert not Integration.objects.filter(organization=company.organization).exists()
 
 

@@ -43,6 +43,7 @@ from timesync.models import (
     IntegrationKind,
     Invitation,
     Membership,
+    OAuthToken,
     Organization,
     Project,
     ProjectLink,
@@ -102,6 +103,7 @@ TABLE_RULES: dict[type[Model], tuple[Rule, ...]] = {
     Membership.assigned_projects.through: (_organization,),
     Invitation: (_organization,),
     Integration: (_integrations,),
+    OAuthToken: (_integrations,),
     ReferenceCatalog: (_integrations,),
     CatalogItem: (_integrations,),
     # Every change of an integration or of one of its links is in its audit trail.

@@ -136,7 +136,8 @@ def _new_integration(
 ) -> Integration:
     if kind not in CONNECTABLE_KINDS:
         label = IntegrationKind(kind).label if kind in IntegrationKind.values else kind
-        raise ValidationError({"kind": f"{label} is coming soon; only Plexxis connects today."})
+        raise ValidationError({"kind": f"{label} is coming soon; Plexxis and Procore connect "
+                                       "today."})
     integration = Integration(
         organization_id=actor.organization_id, kind=kind, name=(name or "").strip(),
         settings=_declared_settings(kind, settings), is_connected=bool(credentials),
