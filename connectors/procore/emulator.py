@@ -958,7 +958,11 @@ class ProcoreEmulator:
                 _allow(method, "GET")
                 return self._page(self._company_entries(company_id, query), query, path)
             entry = self._entry_of(_path_id(parts[1]), company_id=company_id)
-            _allow(method, "GET")
+            _allow(method, "GET", "DELETE")
+            if method == "DELETE":
+                self._check_lock(entry, "delete")
+                self._delete_entry(entry, source=source)
+                return _Outcome(200, {})
             return _Outcome(200, self._render_entry(entry))
         raise _Invalid(404, f"No such resource: {path}.")
 

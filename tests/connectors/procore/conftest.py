@@ -1,3 +1,3 @@
-from tests.connectors.procore.stub_login import stub_login
+from tests.connectors.procore.fixtures import procore, procore_emulator, procore_tokens
 
-__all__ = ["stub_login"]
+__all__ = ["procore", "procore_emulator", "procore_tokens"]

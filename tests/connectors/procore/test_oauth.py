@@ -11,7 +11,9 @@ import pytest
 from connectors.addresses import RemoteAddressPolicy
 from connectors.base import PermanentError, TransientError
 from connectors.procore import oauth
-from tests.connectors.procore.stub_login import CLIENT_ID, CLIENT_SECRET
+from tests.connectors.procore.stub_login import CLIENT_ID, CLIENT_SECRET, stub_login
+
+__all__ = ["stub_login"]
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LOCAL = RemoteAddressPolicy.of(private_hosts_allowed=["127.0.0.1"])
