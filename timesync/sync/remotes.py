@@ -13,6 +13,7 @@ from connectors.addresses import RemoteAddressPolicy
 from connectors.base import Connector, PermanentError
 from connectors.plexxis.client import PlexxisConnector
 from connectors.plexxis.settings import PlexxisSettings
+from connectors.procore.client import ProcoreClient, ProcoreConnector
 from connectors.procore.settings import ProcoreSettings
 from connectors.settings import ConnectorSettings
 from timesync import crypto
@@ -52,6 +53,20 @@ def connector_for(integration: Integration) -> Connector:
         return PlexxisConnector(settings.base_url, credentials["api_key"], budget=budget,
                                 read_timeout=django_settings.PLEXXIS_READ_TIMEOUT_SECONDS,
                                 policy=remote_address_policy())
+    if isinstance(settings, ProcoreSettings):
+        from timesync.sync.tokens import ProcoreTokenSource  # tokens imports this module
+
+        if settings.company_id is None:
+            raise PermanentError(f"{integration.name} has no Procore company: connect it to "
+                                 "Procore again.")
+        source = ProcoreTokenSource(integration)
+        client = ProcoreClient(
+            settings.api_base_url, settings.company_id, source.access_token,
+            source.refresh_access_token, policy=remote_address_policy(),
+            # Procore counts requests per app: every integration of one app shares a budget.
+            budget=budget_for(kind="procore", base_url=settings.api_base_url,
+                              credential=credentials.get("client_id", "")))
+        return ProcoreConnector(client)
     raise PermanentError(f"{integration.get_kind_display()} cannot send timecards yet.")
 
 

@@ -73,24 +73,26 @@ def procore_tokens_store(*, integration: Integration, grant: oauth.TokenGrant) -
     return token
 
 
-def procore_access_token(*, integration: Integration, now: datetime | None = None) -> str:
-    """A valid access token for the integration, refreshed first if it is (nearly) expired;
-    the new pair is committed before the token is returned (see the module). A grant Procore
-    no longer honours puts the integration in "reconnect needed" and raises ReconnectNeeded."""
+def procore_access_token(*, integration: Integration, refused: str | None = None,
+                         now: datetime | None = None) -> str:
+    """A valid access token for the integration, refreshed first if it is (nearly) expired or
+    is `refused` (Procore answered 401 to it); the new pair is committed before the token is
+    returned (see the module). A grant Procore no longer honours puts the integration in
+    "reconnect needed" and raises ReconnectNeeded."""
     now = now or timezone.now()
     if integration.reconnect_reason:
         raise _reconnect_error(integration, integration.reconnect_reason)
     token = _tokens(integration).first()
     if token is None:
         raise _reconnect_error(integration, "it holds no Procore token")
-    if token.expires_at - REFRESH_MARGIN > now:
+    if _usable(token, refused=refused, now=now):
         return _decrypt(token.access_token_encrypted)
     try:
         with transaction.atomic():
             token = _tokens(integration).select_for_update().first()
             if token is None:  # disconnected, or the grant was found dead, while we waited
                 raise _reconnect_error(integration, "it holds no Procore token")
-            if token.expires_at - REFRESH_MARGIN > timezone.now():
+            if _usable(token, refused=refused, now=timezone.now()):
                 return _decrypt(token.access_token_encrypted)  # another worker refreshed
             grant = _renew(integration, token)
             for name, value in _encrypted(grant).items():
@@ -100,6 +102,31 @@ def procore_access_token(*, integration: Integration, now: datetime | None = Non
         integration_reconnect_needed(integration_id=integration.pk, reason=str(error))
         raise ReconnectNeeded(str(error)) from error
     return grant.access_token
+
+
+def _usable(token: OAuthToken, *, refused: str | None, now: datetime) -> bool:
+    if refused is not None:
+        # A 401 to the token we hold means it is dead, whatever its expiry says; a 401 to an
+        # older one means another worker has refreshed since.
+        return _decrypt(token.access_token_encrypted) != refused
+    return token.expires_at - REFRESH_MARGIN > now
+
+
+class ProcoreTokenSource:
+    """The two callables connectors.procore.client takes: the current token, and a refresh
+    after Procore refused it (401), which refreshes only if no other worker already has."""
+
+    def __init__(self, integration: Integration) -> None:
+        self.integration = integration
+        self.last: str | None = None
+
+    def access_token(self) -> str:
+        self.last = procore_access_token(integration=self.integration)
+        return self.last
+
+    def refresh_access_token(self) -> str:
+        self.last = procore_access_token(integration=self.integration, refused=self.last)
+        return self.last
 
 
 def _renew(integration: Integration, token: OAuthToken) -> oauth.TokenGrant:
