@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.addresses import PUBLIC_HTTPS_ONLY, RemoteAddressPolicy
-from connectors.base import HttpClient, PermanentError, RemoteNotFound
+from connectors.base import HttpClient, PermanentError, RemoteNotFound, remote_message
+from connectors.procore.client import USER_AGENT
 
 SYSTEM = "Procore"
 
@@ -27,7 +28,8 @@ def company_check(*, api_base_url: str, access_token: str, company_id: str,
     """The company's name when the app sees the company and may read its directory; else
     ConnectRefused saying which of those failed. Network faults raise TransientError."""
     http = HttpClient(base_url=api_base_url, system=SYSTEM, policy=policy,
-                      headers={"Authorization": f"Bearer {access_token}"})
+                      headers={"Authorization": f"Bearer {access_token}",
+                               "User-Agent": USER_AGENT})
     try:
         companies = _get(http, "/rest/v1.0/companies", {})
         if not isinstance(companies, list) or not companies:
@@ -62,9 +64,10 @@ def _get(http: HttpClient, path: str, params: dict[str, Any], *, company_id: str
     if response.status_code == 403:
         raise ConnectRefused(
             "permission_missing",
-            "The app is installed but may not read the company directory (people): in "
-            "Procore's App Management give it read access to the Directory and Timecard "
-            "tools, then connect again.")
+            f"Procore refused the app access to the company (403: {remote_message(response)}): "
+            "the app is not installed in the company's App Management, or may not read the "
+            "company directory. Install it there with read access to the Directory and "
+            "Timecard tools, then connect again.")
     try:
         return http.outcome(response, "GET", path)
     except RemoteNotFound as error:

@@ -29,6 +29,7 @@ from connectors.base import (
     PermanentError,
     TransientError,
 )
+from connectors.procore.client import USER_AGENT
 
 SYSTEM = "Procore"
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
@@ -118,7 +119,8 @@ def _token(client: OAuthClient, fields: dict[str, str], *, now: datetime | None)
 
 def _http(client: OAuthClient) -> HttpClient:
     return HttpClient(base_url=client.login_base_url, system=SYSTEM, read_retries=0,
-                      read_timeout=READ_TIMEOUT_SECONDS, policy=client.policy)
+                      read_timeout=READ_TIMEOUT_SECONDS, policy=client.policy,
+                      headers={"User-Agent": USER_AGENT})
 
 
 def _grant(body: Any, *, now: datetime) -> TokenGrant:
