@@ -188,9 +188,14 @@ class IntegrationSettingsForm(_UniqueNameMixin, forms.Form):
         self.fields["schedule_time"].help_text = (
             f"Local time in {time_zone}, the organization's time zone."
         )
+        # Procore connects through its own sign-in (Connect to Procore), not an address and key.
+        self.by_address_and_key = integration.kind in ADDRESS_AND_KEY_KINDS
+        if not self.by_address_and_key:
+            del self.fields["base_url"], self.fields["api_key"]
 
     def groups(self) -> list[tuple[str, list[forms.BoundField]]]:
-        return [(legend, [self[name] for name in names]) for legend, names in self.GROUPS]
+        return [(legend, [self[name] for name in names if name in self.fields])
+                for legend, names in self.GROUPS]
 
     def clean_base_url(self) -> str:
         return self.cleaned_data["base_url"].rstrip("/")
@@ -212,10 +217,12 @@ class IntegrationSettingsForm(_UniqueNameMixin, forms.Form):
         data = self.cleaned_data
         rules = [data[name] for name in ("match_first", "match_second", "match_third")
                  if data.get(name)]
+        by_key = self.by_address_and_key
         return IntegrationChanges(
             name=data["name"],
-            settings={**(self.integration.settings or {}), "base_url": data["base_url"]},
-            credentials={"api_key": data["api_key"]} if data.get("api_key") else None,
+            settings=({**(self.integration.settings or {}), "base_url": data["base_url"]}
+                      if by_key else None),
+            credentials={"api_key": data["api_key"]} if by_key and data.get("api_key") else None,
             worker_matching=rules,
             hours_rounding=data["hours_rounding"],
             schedule_enabled=data["schedule_enabled"],

@@ -204,3 +204,22 @@ def test_another_organizations_integration_cannot_be_authorized(browser_client, 
         f"/o/{stranger.organization.slug}/integrations/{integration.pk}/procore/authorize/")
 
     assert response.status_code == 404
+
+
+def test_a_procore_integrations_settings_save_without_an_address_or_key(
+    browser_client, admin, stub_login
+):
+    client = browser_client(admin)
+    integration, _ = start(client, admin, stub_login)
+    url = f"/o/{admin.organization.slug}/integrations/{integration.pk}/settings/"
+    assert 'name="base_url"' not in client.get(url).content.decode()
+
+    response = client.post(url, {
+        "name": "Procore (Northwind)", "match_first": "employee_number", "match_second": "",
+        "match_third": "", "hours_rounding": integration.hours_rounding,
+        "schedule_time": "02:00", "schedule_days_back": 1}, follow=True)
+
+    assert "Settings saved." in visible_text(response.content)
+    integration.refresh_from_db()
+    assert integration.name == "Procore (Northwind)"
+    assert integration.settings["company_id"] == COMPANY_ID
