@@ -154,13 +154,16 @@ def _create(actor: Membership, integration: Integration) -> Integration:
             integration.save()
     except IntegrityError as error:  # the same name, created a moment ago by someone else
         raise ValidationError({"name": _name_taken(integration.name)}) from error
-    address = (integration.settings or {}).get("base_url") or "no address"
-    audit.record(
-        integration=integration, actor=actor.user, event=AuditEvent.CONNECTED,
-        subject=integration.name,
-        note=(f"Connected to {integration.get_kind_display()} at {address}."
-              if integration.is_connected else "Created without credentials: not connected."),
-    )
+    address = _base_url(integration) or "no address"
+    if integration.is_connected:
+        note = f"Connected to {integration.get_kind_display()} at {address}."
+    elif integration.credentials_encrypted:
+        note = (f"Created with the app's credentials; it connects when "
+                f"{integration.get_kind_display()} allows the app.")
+    else:
+        note = "Created without credentials: not connected."
+    audit.record(integration=integration, actor=actor.user, event=AuditEvent.CONNECTED,
+                 subject=integration.name, note=note)
     return integration
 
 
