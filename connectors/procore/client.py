@@ -8,6 +8,7 @@ new one). A 401 calls the latter once and retries once.
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -153,7 +154,7 @@ class ProcoreClient:
                 if not self._may_wait(error, method, waits):
                     raise
                 waits += 1
-                self._sleep(error.retry_after or 0.0)
+                self._sleep(_jittered(error.retry_after or 0.0))
 
     @staticmethod
     def _may_wait(error: TransientError, method: str, waits: int) -> bool:
@@ -553,6 +554,12 @@ def _entry_id(remote_id: str) -> int:
     if not remote_id.isdigit():
         raise RemoteNotFound(f"{remote_id!r} is not a Procore timecard entry id.")
     return int(remote_id)
+
+
+def _jittered(seconds: float) -> float:
+    """A little later than asked, by up to a quarter second: workers told the same reset time
+    do not all come back in the same instant (Procore's advice for 429s)."""
+    return seconds + random.uniform(0, min(0.25, seconds / 10))  # noqa: S311 - not a secret
 
 
 def _next_page(link: str) -> int | None:

@@ -1,5 +1,8 @@
 """Between our connector-neutral values and Procore's JSON (CONTRACT.md). Pure functions.
 
+What concerns one entry (its worker, times, time type) is refused as a RejectedEntry, so the
+run goes on with the others; what concerns the run (its project) is a PermanentError.
+
 Our identifiers for Procore things:
 - a worker's remote id is the person's id (the `party_id` of their timecard entries);
 - a project's remote id is a project id (`7000000001`), or a project id and a sub job id
@@ -22,6 +25,7 @@ from typing import Any
 
 from connectors.base import (
     PermanentError,
+    RejectedEntry,
     RemoteCostCode,
     RemoteEntry,
     RemoteProject,
@@ -65,7 +69,7 @@ def join_project_id(project_id: int | str, sub_job_id: int | str | None = None) 
 
 def party_id(worker_remote_id: str) -> int:
     if not worker_remote_id.isdigit():
-        raise PermanentError(f"{worker_remote_id!r} is not a Procore person id.")
+        raise RejectedEntry(f"{worker_remote_id!r} is not a Procore person id.")
     return int(worker_remote_id)
 
 
@@ -96,7 +100,7 @@ def entry_to_procore(
     }
     if start_stop:
         if entry.start is None or entry.end is None:
-            raise PermanentError(
+            raise RejectedEntry(
                 "This Procore project takes start and stop times, and the shift has none: "
                 "record its start and end, or set the project to total hours in Procore."
             )
@@ -210,7 +214,7 @@ def locked_message(entry: RemoteEntry | None, remote_id: str, action: str, said:
 def _time_type_id(time_type: str, time_type_ids: Mapping[str, int]) -> int:
     abbreviation = TIME_TYPE_ABBREVIATIONS.get(time_type)
     if abbreviation is None or abbreviation not in time_type_ids:
-        raise PermanentError(
+        raise RejectedEntry(
             f"The Procore company has no time type for {time_type!r} (it has "
             f"{', '.join(sorted(time_type_ids)) or 'none'}): add it to the company's timesheet "
             "settings in Procore."
@@ -220,7 +224,7 @@ def _time_type_id(time_type: str, time_type_ids: Mapping[str, int]) -> int:
 
 def _instant(value: datetime) -> str:
     if value.tzinfo is None:
-        raise PermanentError("A shift's start and end must carry their time zone for Procore.")
+        raise RejectedEntry("A shift's start and end must carry their time zone for Procore.")
     return value.isoformat()
 
 

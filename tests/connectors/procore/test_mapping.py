@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from connectors.base import PermanentError, TimecardEntry
+from connectors.base import PermanentError, RejectedEntry, TimecardEntry
 from connectors.procore import mapping
 
 TIME_TYPES = {"REG": 11, "OT": 12, "DT": 13}
@@ -53,13 +55,13 @@ def test_a_single_entry_carries_ids_as_integers_and_hours_as_a_string():
 
 
 def test_a_start_stop_project_needs_the_shift_times():
-    with pytest.raises(PermanentError, match="start and stop times"):
+    with pytest.raises(RejectedEntry, match="start and stop times"):
         mapping.entry_to_procore(make_entry(), start_stop=True, time_type_ids=TIME_TYPES,
                                  cost_code_id=None)
 
 
 def test_a_time_type_the_company_lacks_is_named():
-    with pytest.raises(PermanentError, match="no time type for 'double_time'"):
+    with pytest.raises(RejectedEntry, match="no time type for 'double_time'"):
         mapping.entry_to_procore(make_entry(time_type="double_time"), start_stop=False,
                                  time_type_ids={"REG": 11}, cost_code_id=None)
 
@@ -95,3 +97,19 @@ def test_an_entry_is_read_from_its_nested_objects():
 def test_an_unreadable_entry_is_a_permanent_error():
     with pytest.raises(PermanentError, match="cannot read"):
         mapping.procore_to_remote_entry({"id": 1, "date": "2025-03-10"})
+
+
+def test_the_wire_package_never_imports_the_domain():
+    """connectors/procore is told what it needs (tokens, budget, policy): importing timesync
+    from it would tie the wire format to Django and our models."""
+    package = Path(mapping.__file__).parent
+    imported = set()
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {(source.name, alias.name) for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add((source.name, node.module))
+
+    assert [pair for pair in imported if pair[1].split(".")[0] in ("timesync", "django",
+                                                                   "dashboard")] == []
