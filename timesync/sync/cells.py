@@ -145,9 +145,10 @@ WITH page AS (SELECT %(projects)s::bigint[] AS ids), tally AS (
            COUNT(*) FILTER (WHERE s.worker_id NOT IN (
                    SELECT worker_id FROM timesync_workerlink
                    WHERE integration_id = %(integration)s)
-               OR s.cost_code_id NOT IN (
+               -- NULL NOT IN (no rows) is true: a shift without a cost code is sendable.
+               OR (s.cost_code_id IS NOT NULL AND s.cost_code_id NOT IN (
                    SELECT cost_code_id FROM timesync_costcodelink
-                   WHERE integration_id = %(integration)s)) AS unsendable
+                   WHERE integration_id = %(integration)s))) AS unsendable
     FROM unnest((SELECT ids FROM page)) AS project (id) CROSS JOIN LATERAL (
         -- One range of the (organization, project, work_date) index per project, whatever
         -- the table's statistics and its history; OFFSET 0 keeps PostgreSQL from flattening
