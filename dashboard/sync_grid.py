@@ -75,6 +75,7 @@ class _Column:
                         f'</span><span class="visually-hidden">{label}: </span>Syncing</span>'
                         '</div>')
         self.synced = self._synced("Synced", "")
+        self.ready: dict[tuple[int, Decimal], str] = {}
 
     def _synced(self, title: str, warning: str) -> str:
         return (f' class="cell cell-synced"{self.oob}>{self.open} title="{title}"><span '
@@ -82,23 +83,32 @@ class _Column:
                 f'synced</span>{warning}{self.close}</div>')
 
     def tail(self, cell: Cell | None) -> str:
-        status = CellStatus.NONE if cell is None else cell.status
-        if status == CellStatus.NONE:
+        status = _NONE if cell is None else cell.status
+        # Module constants, not CellStatus.X: an Enum member read costs as much as a cell.
+        if status == _NONE:
             return self.dash
-        if status == CellStatus.SYNCED:
+        if status == _SYNCED:
             if not cell.unsendable:
                 return self.synced
             n = cell.unsendable
             return self._synced(f"Synced; {n} skipped (unknown remotely)",
                                 f' <span class="warn-mark" aria-label="{n} skipped">!</span>')
-        if status == CellStatus.IN_PROGRESS:
+        if status == _IN_PROGRESS:
             return self.syncing
-        if status == CellStatus.READY:
-            n = cell.workers
-            title = f"Ready: {n} worker{'' if n == 1 else 's'}, {cell.hours!s} h"
-            inner = (f'<span aria-hidden="true">●</span> {n}<span class="visually-hidden"> '
-                     f'workers ready to sync on {self.label}</span>')
-        elif status == CellStatus.CHANGED:
+        if status == _READY:
+            # A column repeats the same crews and hours (five workers, 40.00 h): built once.
+            key = (cell.workers, cell.hours)
+            tail = self.ready.get(key)
+            if tail is None:
+                n = cell.workers
+                title = f"Ready: {n} worker{'' if n == 1 else 's'}, {cell.hours!s} h"
+                inner = (f'<span aria-hidden="true">●</span> {n}<span class="visually-hidden"> '
+                         f'workers ready to sync on {self.label}</span>')
+                tail = self.ready[key] = (
+                    f' class="cell cell-ready"{self.oob}>{self.open} title="{title}">{inner}'
+                    f'{self.close}</div>')
+            return tail
+        if status == _CHANGED:
             n = cell.changes
             title = f"{n} change{'' if n == 1 else 's'} since the last sync"
             inner = (f'<span aria-hidden="true">↻</span> {n}<span class="visually-hidden"> '
@@ -111,6 +121,11 @@ class _Column:
                 f'{self.close}</div>')
 
 
+_NONE, _READY, _SYNCED, _CHANGED, _IN_PROGRESS = (
+    CellStatus.NONE, CellStatus.READY, CellStatus.SYNCED, CellStatus.CHANGED,
+    CellStatus.IN_PROGRESS)
+
+
 def grid_rows(*, projects: Sequence[GridProject], week: Sequence[date],
               cells: dict[tuple[int, date], Cell], can_sync: bool, project_url: str,
               not_linked_title: str) -> SafeString:
@@ -120,6 +135,7 @@ def grid_rows(*, projects: Sequence[GridProject], week: Sequence[date],
     pill = (f' <span class="pill not-linked" title="{escape(not_linked_title)}">Not linked'
             '</span>')
     columns = [(day, _Column(day, can_sync=can_sync)) for day in week]
+    get = cells.get
     rows = []
     for project in projects:
         pk = project.id
@@ -127,9 +143,9 @@ def grid_rows(*, projects: Sequence[GridProject], week: Sequence[date],
                  f'{escape(project.name)}</a><br><small class="muted">{escape(project.code)}'
                  f'</small>{"" if project.linked else pill}</th>']
         for day, column in columns:
-            cell = cells.get((pk, day))
-            tail = column.dash if cell is None else column.tail(cell)
-            parts.append(f'<td><div id="cell-{pk}-{column.day_id}"{tail}</td>')
+            cell = get((pk, day))
+            parts.append(f'<td><div id="cell-{pk}-{column.day_id}"'
+                         f'{column.dash if cell is None else column.tail(cell)}</td>')
         parts.append("</tr>")
         rows.append("".join(parts))
     return mark_safe("\n".join(rows))  # noqa: S308 (numbers, dates, constants or escaped)

@@ -193,6 +193,9 @@ FROM tally t FULL JOIN ledger l USING (project_id, work_date)
     eligible_s=_ELIGIBLE_SQL.format(s="s"), eligible_e=_ELIGIBLE_SQL.format(s="e"))
 _ACTIVE = frozenset(ACTIVE_SYNC_STATES)
 _SUCCEEDED = frozenset((SyncState.SUCCEEDED, SyncState.SUCCEEDED_WITH_WARNINGS))
+_FAILED_RUN = str(SyncState.FAILED)
+_STATUSES = (CellStatus.NONE, CellStatus.READY, CellStatus.SYNCED, CellStatus.CHANGED,
+             CellStatus.FAILED, CellStatus.IN_PROGRESS)
 _HOUR = Decimal(3600)
 _CENT = Decimal("0.01")
 
@@ -218,28 +221,35 @@ def sync_cells_with_data(
         rows = cell_rows_portable(integration=integration, project_ids=project_ids,
                                   first=dates[0], last=dates[-1])
     cells = {}
+    # Module constants bound to locals, and each day total's hours computed once: reading an
+    # Enum member or a global costs as much as the rest of a cell, and a grid has thousands.
+    none, ready, synced, changed, failed, in_progress = _STATUSES
+    active, succeeded, failed_run, hour, cent = _ACTIVE, _SUCCEEDED, _FAILED_RUN, _HOUR, _CENT
+    hours_of: dict[int, Decimal] = {}
     for (project_id, day, shifts, workers, seconds, unsendable, synced_before, stale, current,
          run_id, run_state, error) in rows:
         changes = max(0, shifts - unsendable - current) + stale
-        if run_state in _ACTIVE:
-            status = CellStatus.IN_PROGRESS
-        elif run_state == SyncState.FAILED:
-            status = CellStatus.FAILED
+        if run_state in active:
+            status = in_progress
+        elif run_state == failed_run:
+            status = failed
         # A day whose every shift was skipped (unknown remotely) holds nothing in the ledger,
         # yet a successful run means there is nothing more to send: green.
-        elif changes == 0 and (synced_before or current or run_state in _SUCCEEDED):
-            status = CellStatus.SYNCED
+        elif changes == 0 and (synced_before or current or run_state in succeeded):
+            status = synced
         elif synced_before:
-            status = CellStatus.CHANGED
+            status = changed
         elif shifts:
-            status = CellStatus.READY
+            status = ready
         else:
-            status = CellStatus.NONE
+            status = none
+        hours = hours_of.get(seconds)
+        if hours is None:
+            hours = hours_of[seconds] = (Decimal(seconds) / hour).quantize(cent)
         # Positional (Cell's field order): keywords cost a third of this loop.
         cells[(project_id, day)] = Cell(
-            project_id, day, status, workers, shifts, (Decimal(seconds) / _HOUR).quantize(_CENT),
-            changes, unsendable, run_id, run_state or "",
-            error if status == CellStatus.FAILED else "",
+            project_id, day, status, workers, shifts, hours, changes, unsendable, run_id,
+            run_state or "", error if status is failed else "",
         )
     return cells
 
