@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
@@ -56,8 +57,7 @@ class Cell:
     error: str = ""
 
 
-@dataclass(frozen=True)
-class GridProject:
+class GridProject(NamedTuple):  # a page makes hundreds: a frozen dataclass costs 4x to build
     id: int
     name: str
     code: str
@@ -85,7 +85,8 @@ def sync_grid(
     # A list, not a query, to page: Paginator would COUNT first.
     page = Paginator(list(projects.order_by("name", "pk").values_list("pk", "name", "code")),
                      page_size).get_page(page_number)
-    project_ids = [pk for pk, _name, _code in page]
+    rows = page.object_list  # a list: iterating the Page itself goes item by item
+    project_ids = [pk for pk, _name, _code in rows]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_LINKED_SQL, {"integration": integration.pk,
@@ -95,8 +96,7 @@ def sync_grid(
         linked = set(ProjectLink.objects.filter(
             integration=integration, enabled=True, project_id__in=project_ids,
         ).values_list("project_id", flat=True))
-    page.object_list = [GridProject(id=pk, name=name, code=code, linked=pk in linked)
-                        for pk, name, code in page]
+    page.object_list = [GridProject(pk, name, code, pk in linked) for pk, name, code in rows]
     return SyncGrid(page=page, cells=sync_cells_with_data(
         integration=integration, project_ids=project_ids, dates=dates))
 
