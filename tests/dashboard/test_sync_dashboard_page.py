@@ -55,6 +55,16 @@ def test_each_ready_cell_of_a_day_says_its_own_workers_and_hours(world, client):
     assert title(parkade) == "Ready: 1 worker, 4.00 h"
 
 
+def test_the_dashboard_is_sent_as_plain_ascii_with_its_symbols_as_entities(world, client):
+    # A page of one-byte characters is built and encoded about 1 ms faster for 300 rows (see
+    # dashboard/sync_grid.py); the reader sees the same symbols.
+    world.shift("ana")
+    client.force_login(world.payroll.user)
+    page = client.get(dashboard_url(world), {"week": WEEK}).content
+    page.decode("ascii")
+    assert "\u25cf 1 workers ready to sync" in visible_text(page)
+
+
 def test_a_viewer_sees_the_grid_without_sync_buttons(world, client):
     world.shift("ana")
     viewer = factories.MembershipFactory(organization=world.project.organization,
