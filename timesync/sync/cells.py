@@ -227,8 +227,9 @@ def sync_cells_with_data(
         rows = cell_rows_portable(integration=integration, project_ids=project_ids,
                                   first=dates[0], last=dates[-1])
     cells = {}
-    # Module constants bound to locals, and each day total's hours computed once: reading an
-    # Enum member or a global costs as much as the rest of a cell, and a grid has thousands.
+    # Module constants bound to locals, and hours computed once per distinct total of seconds
+    # (crews repeat their days): reading an Enum member or a global, or dividing a Decimal,
+    # costs as much as the rest of a cell, and a grid has thousands.
     none, ready, synced, changed, failed, in_progress = _STATUSES
     active, succeeded, failed_run, hour, cent = _ACTIVE, _SUCCEEDED, _FAILED_RUN, _HOUR, _CENT
     hours_of: dict[int, Decimal] = {}
