@@ -55,7 +55,8 @@ MIDDLEWARE = [
     # masks the CSRF token afresh on every response and, since 4.2, this middleware pads each
     # response with random bytes ("Heal The Breach"). Below WhiteNoise so static files keep
     # WhiteNoise's precompressed copies; above everything that reads or writes the body.
-    "django.middleware.gzip.GZipMiddleware",
+    # Django's middleware at compression level 1 (config/middleware.py says why).
+    "config.middleware.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

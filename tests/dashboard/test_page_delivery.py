@@ -53,3 +53,16 @@ def test_pages_go_plain_to_a_client_that_does_not_ask_for_gzip(client, admin):
     client.force_login(admin.user)
     response = client.get(f"/o/{admin.organization.slug}/members/")
     assert not response.has_header("Content-Encoding")
+
+
+def test_a_gzipped_page_carries_padding_of_random_length_against_breach(client, admin):
+    # BREACH guesses a secret from compressed lengths: each answer's gzip header carries a file
+    # name of random length, so the same page never has a length to compare.
+    client.force_login(admin.user)
+    padding = set()
+    for _ in range(10):
+        body = client.get(f"/o/{admin.organization.slug}/members/",
+                          HTTP_ACCEPT_ENCODING="gzip").content
+        assert body[3] & gzip.FNAME
+        padding.add(body.index(b"\x00", 10) - 10)
+    assert len(padding) > 1

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
@@ -56,8 +57,7 @@ class Cell:
     error: str = ""
 
 
-@dataclass(frozen=True)
-class GridProject:
+class GridProject(NamedTuple):  # a page makes hundreds: a frozen dataclass costs 4x to build
     id: int
     name: str
     code: str
@@ -85,20 +85,26 @@ def sync_grid(
     # A list, not a query, to page: Paginator would COUNT first.
     page = Paginator(list(projects.order_by("name", "pk").values_list("pk", "name", "code")),
                      page_size).get_page(page_number)
-    project_ids = [pk for pk, _name, _code in page]
+    rows = page.object_list  # a list: iterating the Page itself goes item by item
+    project_ids = [pk for pk, _name, _code in rows]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_LINKED_SQL, {"integration": integration.pk,
-                                         "projects": project_ids})
+                                         "projects": _id_array(project_ids)})
             linked = {project_id for (project_id,) in cursor.fetchall()}
     else:  # the embedded default (SQLite): no arrays, and no statistics to fear
         linked = set(ProjectLink.objects.filter(
             integration=integration, enabled=True, project_id__in=project_ids,
         ).values_list("project_id", flat=True))
-    page.object_list = [GridProject(id=pk, name=name, code=code, linked=pk in linked)
-                        for pk, name, code in page]
+    page.object_list = [GridProject(pk, name, code, pk in linked) for pk, name, code in rows]
     return SyncGrid(page=page, cells=sync_cells_with_data(
         integration=integration, project_ids=project_ids, dates=dates))
+
+
+def _id_array(ids: list[int]) -> str:
+    """Ids as a PostgreSQL array literal ('{1,2,3}', cast to bigint[] by the statement): the
+    driver adapts a Python list element by element, 0.12 ms for a page of 300 projects."""
+    return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
 
 
 def sync_cells(
@@ -145,9 +151,10 @@ WITH page AS (SELECT %(projects)s::bigint[] AS ids), tally AS (
            COUNT(*) FILTER (WHERE s.worker_id NOT IN (
                    SELECT worker_id FROM timesync_workerlink
                    WHERE integration_id = %(integration)s)
-               OR s.cost_code_id NOT IN (
+               -- NULL NOT IN (no rows) is true: a shift without a cost code is sendable.
+               OR (s.cost_code_id IS NOT NULL AND s.cost_code_id NOT IN (
                    SELECT cost_code_id FROM timesync_costcodelink
-                   WHERE integration_id = %(integration)s)) AS unsendable
+                   WHERE integration_id = %(integration)s))) AS unsendable
     FROM unnest((SELECT ids FROM page)) AS project (id) CROSS JOIN LATERAL (
         -- One range of the (organization, project, work_date) index per project, whatever
         -- the table's statistics and its history; OFFSET 0 keeps PostgreSQL from flattening
@@ -192,6 +199,9 @@ FROM tally t FULL JOIN ledger l USING (project_id, work_date)
     eligible_s=_ELIGIBLE_SQL.format(s="s"), eligible_e=_ELIGIBLE_SQL.format(s="e"))
 _ACTIVE = frozenset(ACTIVE_SYNC_STATES)
 _SUCCEEDED = frozenset((SyncState.SUCCEEDED, SyncState.SUCCEEDED_WITH_WARNINGS))
+_FAILED_RUN = str(SyncState.FAILED)
+_STATUSES = (CellStatus.NONE, CellStatus.READY, CellStatus.SYNCED, CellStatus.CHANGED,
+             CellStatus.FAILED, CellStatus.IN_PROGRESS)
 _HOUR = Decimal(3600)
 _CENT = Decimal("0.01")
 
@@ -208,7 +218,7 @@ def sync_cells_with_data(
         with connection.cursor() as cursor:
             cursor.execute(_CELLS_SQL, {
                 "organization": integration.organization_id, "integration": integration.pk,
-                "projects": project_ids, "first": dates[0], "last": dates[-1],
+                "projects": _id_array(project_ids), "first": dates[0], "last": dates[-1],
                 "approved": ApprovalState.APPROVED, "rejected": ApprovalState.REJECTED,
                 "synced": RecordState.SYNCED, "deleted": RecordState.DELETED,
             })
@@ -217,28 +227,37 @@ def sync_cells_with_data(
         rows = cell_rows_portable(integration=integration, project_ids=project_ids,
                                   first=dates[0], last=dates[-1])
     cells = {}
+    # Module constants bound to locals, and hours computed once per distinct total of seconds
+    # (crews repeat their days): reading an Enum member or a global, or dividing a Decimal,
+    # costs as much as the rest of a cell, and a grid has thousands.
+    none, ready, synced, changed, failed, in_progress = _STATUSES
+    active, succeeded, failed_run, hour, cent = _ACTIVE, _SUCCEEDED, _FAILED_RUN, _HOUR, _CENT
+    hours_of: dict[int, Decimal] = {}
     for (project_id, day, shifts, workers, seconds, unsendable, synced_before, stale, current,
          run_id, run_state, error) in rows:
-        changes = max(0, shifts - unsendable - current) + stale
-        if run_state in _ACTIVE:
-            status = CellStatus.IN_PROGRESS
-        elif run_state == SyncState.FAILED:
-            status = CellStatus.FAILED
+        changes = shifts - unsendable - current
+        changes = (changes if changes > 0 else 0) + stale
+        if run_state in active:
+            status = in_progress
+        elif run_state == failed_run:
+            status = failed
         # A day whose every shift was skipped (unknown remotely) holds nothing in the ledger,
         # yet a successful run means there is nothing more to send: green.
-        elif changes == 0 and (synced_before or current or run_state in _SUCCEEDED):
-            status = CellStatus.SYNCED
+        elif changes == 0 and (synced_before or current or run_state in succeeded):
+            status = synced
         elif synced_before:
-            status = CellStatus.CHANGED
+            status = changed
         elif shifts:
-            status = CellStatus.READY
+            status = ready
         else:
-            status = CellStatus.NONE
+            status = none
+        hours = hours_of.get(seconds)
+        if hours is None:
+            hours = hours_of[seconds] = (Decimal(seconds) / hour).quantize(cent)
         # Positional (Cell's field order): keywords cost a third of this loop.
         cells[(project_id, day)] = Cell(
-            project_id, day, status, workers, shifts, (Decimal(seconds) / _HOUR).quantize(_CENT),
-            changes, unsendable, run_id, run_state or "",
-            error if status == CellStatus.FAILED else "",
+            project_id, day, status, workers, shifts, hours, changes, unsendable, run_id,
+            run_state or "", error if status is failed else "",
         )
     return cells
 

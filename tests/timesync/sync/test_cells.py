@@ -14,6 +14,7 @@ from tests import factories
 from timesync import services
 from timesync.models import (
     ApprovalState,
+    CostCodeLink,
     ExternalRecord,
     RecordState,
     SyncRun,
@@ -129,6 +130,15 @@ def test_a_shift_of_a_worker_unknown_remotely_counts_as_unsendable(world):
     assert cell.workers == 2
 
 
+def test_a_shift_without_a_cost_code_is_sendable_when_no_cost_code_is_linked(world):
+    # The plan sends a shift without a cost code whatever the links; before, the statement
+    # took NULL NOT IN (no links) for true and called the shift unsendable.
+    CostCodeLink.objects.filter(integration=world.integration).delete()
+    world.shift("ana", cost_code=None)
+    cell = cell_of(world)
+    assert (cell.status, cell.unsendable, cell.changes) == ("ready", 0, 1)
+
+
 # --- Green and amber ------------------------------------------------------------------------
 
 
@@ -204,6 +214,16 @@ def test_a_change_after_the_sync_makes_the_day_changed(world, change):
     cell = cell_of(world)
     assert cell.status == "changed"
     assert cell.changes == 1
+
+
+def test_a_new_shift_without_a_cost_code_makes_a_synced_day_changed(world):
+    # A stale green cell is a payroll bug: the new shift has not reached the remote.
+    CostCodeLink.objects.filter(integration=world.integration).delete()
+    world.shift("ana", cost_code=None)
+    sync(world)
+    world.shift("ben", cost_code=None)
+    cell = cell_of(world)
+    assert (cell.status, cell.changes) == ("changed", 1)
 
 
 def test_changed_counts_every_edit_delete_rejection_and_new_shift(world):
