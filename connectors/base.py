@@ -54,6 +54,15 @@ class RemoteProject:
     remote_id: str
     name: str
     number: str = ""
+    parent_remote_id: str = ""  # a sub job's job; "" for a job
+
+
+@dataclass(frozen=True)
+class RemoteTimeType:
+    """A kind of hours the remote knows (Procore's REG, OT, DT time types)."""
+
+    remote_id: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,11 @@ class Connector(ABC):
 
     @abstractmethod
     def list_cost_codes(self) -> list[RemoteCostCode]: ...
+
+    def list_time_types(self) -> list[RemoteTimeType]:
+        """The remote's kinds of hours, where it has a list of them (Plexxis's are fixed by
+        our wire contract: none to read)."""
+        return []
 
     @abstractmethod
     def list_entries(self, *, project_remote_id: str, work_date: date) -> list[RemoteEntry]:

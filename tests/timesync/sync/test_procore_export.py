@@ -10,23 +10,18 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
 
-from connectors.procore.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests import factories
 from tests.connectors.procore.fixtures import (
     AARON,
     ADRIANA,
-    COMPANY_ID,
     PROJECT_ID,
     procore_emulator,
 )
-from timesync import crypto, services
+from timesync import services
 from timesync.models import (
     Integration,
-    IntegrationKind,
     Membership,
-    OAuthToken,
     Project,
     Role,
     Shift,
@@ -36,7 +31,7 @@ from timesync.models import (
 from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
 
-from .conftest import run_to_completion
+from .conftest import procore_integration_for, run_to_completion
 
 __all__ = ["procore_emulator"]
 pytestmark = pytest.mark.django_db
@@ -96,19 +91,7 @@ def world(procore_emulator, settings) -> ProcoreWorld:
     }
     cost_code = factories.CostCodeFactory(organization=organization, code="03-100",
                                           name="Concrete Formwork")
-    integration = Integration.objects.create(
-        organization=organization, kind=IntegrationKind.PROCORE, name="Procore",
-        settings={"api_base_url": procore_emulator.api_base_url,
-                  "login_base_url": procore_emulator.login_base_url,
-                  "company_id": COMPANY_ID, "grant": "client_credentials"},
-        credentials_encrypted=crypto.encrypt_json({"client_id": DEFAULT_CLIENT_ID,
-                                                   "client_secret": DEFAULT_CLIENT_SECRET}))
-    issued = procore_emulator.issue_tokens()
-    OAuthToken.objects.create(
-        organization=organization, integration=integration,
-        access_token_encrypted=crypto.encrypt_json({"token": issued["access_token"]}),
-        refresh_token_encrypted=crypto.encrypt_json({"token": issued["refresh_token"]}),
-        expires_at=timezone.now() + timedelta(seconds=issued["expires_in"]))
+    integration = procore_integration_for(organization, procore_emulator)
     # Workers (party ids), the project and the cost code are linked by matching the catalog.
     report = sync_services.integration_refresh_links(actor=admin, integration=integration)
     assert (report.workers_linked, report.projects_linked) == (2, 1)
