@@ -135,7 +135,29 @@ def _some(names: list[str], shown: int = 20) -> str:
     return "; ".join(names[:shown]) + (f"; and {more} more." if more > 0 else ".")
 
 
+@organization_view
+@require_POST
+def procore_prerequisites(request: HttpRequest, integration_id: int) -> HttpResponse:
+    """Check Procore's prerequisites again; the settings page shows the lines."""
+    integration = _integration(request, integration_id)
+    roles.require_integration_manager(request.membership)
+    try:
+        lines = procore.procore_prerequisites_check(actor=request.membership,
+                                                    integration=integration)
+    except ConnectorError as error:
+        messages.error(request, f"Not checked: {error}")
+    else:
+        missing = [line.label for line in lines if not line.ok]
+        if missing:
+            messages.warning(request, "Procore is missing: " + "; ".join(missing) + ".")
+        else:
+            messages.success(request, "Procore has everything a sync needs.")
+    return _settings(request, integration_id)
+
+
 procore_patterns = [
+    path("integrations/<int:integration_id>/procore/prerequisites/", procore_prerequisites,
+         name="procore_prerequisites"),
     path("integrations/<int:integration_id>/procore/import/", procore_import,
          name="procore_import"),
     path("integrations/connect/procore/", procore_connect, name="procore_connect"),

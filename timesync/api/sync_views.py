@@ -29,7 +29,7 @@ from timesync.models import (
     WorkerLink,
 )
 from timesync.sync import cells as grid_cells
-from timesync.sync import csvlog, reference_import, runs, selectors, services
+from timesync.sync import csvlog, procore, reference_import, runs, selectors, services
 
 INTEGRATION_ID = OpenApiParameter("integration_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
@@ -120,6 +120,17 @@ class IntegrationViewSet(
             actor=self.membership, integration=self.get_object()
         )
         return Response(s.MatchReportSerializer(report).data)
+
+    @extend_schema(request=None, responses=s.PrerequisiteSerializer(many=True),
+                   description="Check what Procore must have for a sync (Timecard tool "
+                               "reachable, projects visible to the app, people marked as "
+                               "employees, time types present): one line each, also kept for "
+                               "the integration's page. Admins only; Procore integrations.")
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def prerequisites(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        lines = procore.procore_prerequisites_check(actor=self.membership,
+                                                    integration=self.get_object())
+        return Response(s.PrerequisiteSerializer(lines, many=True).data)
 
     @extend_schema(request=s.ReferenceImportRequestSerializer,
                    responses=s.ReferenceImportSerializer,
