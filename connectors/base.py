@@ -460,8 +460,20 @@ def remote_message(response: requests.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "error", "errors", "detail"):
             if key in body:
-                return str(body[key])[:300]
+                return _words(body[key])[:300]
     return str(body)[:300]
+
+
+def _words(value: Any) -> str:
+    """A remote's error as a person reads it: Procore's {"errors": {"base": ["This timecard
+    entry is completed..."], "hours": ["must be ..."]}} as "This timecard entry is
+    completed... hours: must be ...", not as a Python dict."""
+    if isinstance(value, dict):
+        return " ".join(_words(said) if field == "base" else f"{field}: {_words(said)}"
+                        for field, said in value.items())
+    if isinstance(value, list):
+        return " ".join(_words(item) for item in value)
+    return str(value)
 
 
 def as_decimal_hours(value: Any) -> Decimal:

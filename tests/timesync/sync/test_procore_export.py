@@ -177,5 +177,7 @@ def test_an_update_to_an_entry_procore_locked_is_a_warning_naming_worker_and_day
     message = run.entries.get(outcome="skipped").message
     assert "Aaron Abbott" in message
     assert WORK_DATE.isoformat() in message
+    assert "completed and can no longer be edited" in message
+    assert "{" not in message  # Procore's words, not its JSON
     assert world.emulator.request_count("PATCH") == patches_before + 1  # tried once, no loop
     assert world.remote() == [(AARON, "8.00", "REG", "03-100")]
