@@ -54,6 +54,15 @@ class RemoteProject:
     remote_id: str
     name: str
     number: str = ""
+    parent_remote_id: str = ""  # a sub job's job; "" for a job
+
+
+@dataclass(frozen=True)
+class RemoteTimeType:
+    """A kind of hours the remote knows (Procore's REG, OT, DT time types)."""
+
+    remote_id: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,11 @@ class Connector(ABC):
 
     @abstractmethod
     def list_cost_codes(self) -> list[RemoteCostCode]: ...
+
+    def list_time_types(self) -> list[RemoteTimeType]:
+        """The remote's kinds of hours, where it has a list of them (Plexxis's are fixed by
+        our wire contract: none to read)."""
+        return []
 
     @abstractmethod
     def list_entries(self, *, project_remote_id: str, work_date: date) -> list[RemoteEntry]:
@@ -446,8 +460,20 @@ def remote_message(response: requests.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "error", "errors", "detail"):
             if key in body:
-                return str(body[key])[:300]
+                return _words(body[key])[:300]
     return str(body)[:300]
+
+
+def _words(value: Any) -> str:
+    """A remote's error as a person reads it: Procore's {"errors": {"base": ["This timecard
+    entry is completed..."], "hours": ["must be ..."]}} as "This timecard entry is
+    completed... hours: must be ...", not as a Python dict."""
+    if isinstance(value, dict):
+        return " ".join(_words(said) if field == "base" else f"{field}: {_words(said)}"
+                        for field, said in value.items())
+    if isinstance(value, list):
+        return " ".join(_words(item) for item in value)
+    return str(value)
 
 
 def as_decimal_hours(value: Any) -> Decimal:

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connectors.base import ConnectorError
 from dashboard.integration_forms import ProcoreConnectForm
@@ -19,7 +19,7 @@ from dashboard.integration_pages import _add_errors, _integration
 from dashboard.tenancy import organization_view
 from timesync import roles
 from timesync.models import IntegrationKind
-from timesync.sync import procore
+from timesync.sync import procore, reference_import
 from timesync.sync import selectors as sync_selectors
 from timesync.sync import services as sync_services
 
@@ -105,7 +105,61 @@ def _connected(integration) -> str:
     return f"Connected to Procore: {integration.name} writes to {company}."
 
 
+@organization_view
+@require_POST
+def procore_import(request: HttpRequest, integration_id: int) -> HttpResponse:
+    """Import from Procore: link what matches, create ours for the rest, and say so. Waits
+    for Procore (an admin asked for exactly this, and wants the report)."""
+    integration = _integration(request, integration_id)
+    roles.require_integration_manager(request.membership)
+    try:
+        report = reference_import.references_import(
+            actor=request.membership, integration=integration,
+            sub_jobs_as_projects=request.POST.get("sub_jobs_as_projects") == "on")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except ConnectorError as error:
+        messages.error(request, f"Nothing was imported: {error}")
+    else:
+        messages.success(request, f"Imported from Procore. {report.summary}")
+        if report.created:
+            messages.info(request, "Created: " + _some(report.created))
+        if report.left_unmatched:
+            messages.warning(request, "Left unmatched: " + _some(report.left_unmatched))
+    return redirect("integration_mappings", organization_slug=request.organization.slug,
+                    integration_id=integration_id)
+
+
+def _some(names: list[str], shown: int = 20) -> str:
+    more = len(names) - shown
+    return "; ".join(names[:shown]) + (f"; and {more} more." if more > 0 else ".")
+
+
+@organization_view
+@require_POST
+def procore_prerequisites(request: HttpRequest, integration_id: int) -> HttpResponse:
+    """Check Procore's prerequisites again; the settings page shows the lines."""
+    integration = _integration(request, integration_id)
+    roles.require_integration_manager(request.membership)
+    try:
+        lines = procore.procore_prerequisites_check(actor=request.membership,
+                                                    integration=integration)
+    except ConnectorError as error:
+        messages.error(request, f"Not checked: {error}")
+    else:
+        missing = [line.label for line in lines if not line.ok]
+        if missing:
+            messages.warning(request, "Procore is missing: " + "; ".join(missing) + ".")
+        else:
+            messages.success(request, "Procore has everything a sync needs.")
+    return _settings(request, integration_id)
+
+
 procore_patterns = [
+    path("integrations/<int:integration_id>/procore/prerequisites/", procore_prerequisites,
+         name="procore_prerequisites"),
+    path("integrations/<int:integration_id>/procore/import/", procore_import,
+         name="procore_import"),
     path("integrations/connect/procore/", procore_connect, name="procore_connect"),
     path("integrations/<int:integration_id>/procore/authorize/", procore_authorize,
          name="procore_authorize"),

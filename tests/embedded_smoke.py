@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from decimal import Decimal
 
 import django
 
@@ -18,6 +19,8 @@ from django.test import Client  # noqa: E402
 
 from connectors.plexxis import demo as plexxis_demo  # noqa: E402
 from connectors.plexxis.emulator import PlexxisEmulator  # noqa: E402
+from connectors.procore.emulator import ProcoreEmulator  # noqa: E402
+from timesync.management import procore_demo  # noqa: E402
 from timesync.models import Integration, Membership, SyncRun  # noqa: E402
 from timesync.sync import cells, push, runs  # noqa: E402
 
@@ -70,6 +73,7 @@ def main() -> None:
     finally:
         emulator.stop()
     print(json.dumps({
+        "procore": procore_day(client, integration.organization),
         "statuses": statuses,
         "cell_before": {"status": cell.status, "shifts": cell.shifts, "hours": str(cell.hours)},
         "run": {"state": run.state, "created": run.created_count, "error": run.error,
@@ -77,6 +81,46 @@ def main() -> None:
         "cell_after": after.status,
         "remote_entries": len(remote),
     }))
+
+
+def procore_day(client: Client, organization) -> dict:
+    """The demo's Procore: its dashboard page, then a ready day synced through the engine
+    against an emulator seeded as run_local's is."""
+    integration = Integration.objects.get(organization=organization, kind="procore")
+    emulator = ProcoreEmulator()
+    emulator.seed(**json.loads(procore_demo.seed_file().read_text()))
+    emulator.start()
+    try:
+        integration.settings = {**integration.settings, "api_base_url": emulator.api_base_url,
+                                "login_base_url": emulator.login_base_url}
+        integration.save(update_fields=["settings"])
+        dashboard = client.get(f"/o/{organization.slug}/integrations/{integration.pk}"
+                               "/dashboard/").status_code
+        week = cells.sync_week(organization=organization)
+        project_ids = list(integration.project_links.values_list("project_id", flat=True))
+        cell = next(cell for cell in cells.sync_cells(
+            integration=integration, project_ids=project_ids, dates=week).values()
+            if cell.status == "ready")
+        link = integration.project_links.select_related("project").get(
+            project_id=cell.project_id)
+        started = runs.sync_run_start(integration=integration, project=link.project,
+                                      work_date=cell.work_date, trigger="api")
+        push.sync_run_execute(run_id=started.run.pk)
+        run = SyncRun.objects.get(pk=started.run.pk)
+        remote = [e for e in emulator.entries()
+                  if str(e["project"]["id"]) == link.remote_project_id
+                  and e["date"] == cell.work_date.isoformat()]
+        requests = emulator.request_count()
+    finally:
+        emulator.stop()
+    return {
+        "dashboard": dashboard, "shifts": cell.shifts, "hours": str(cell.hours),
+        "run": {"state": run.state, "created": run.created_count, "error": run.error,
+                "hours_sent": str(run.hours_sent)},
+        "remote_entries": len(remote),
+        "remote_hours": str(sum(Decimal(e["hours"]) for e in remote)),
+        "requests": requests,
+    }
 
 
 if __name__ == "__main__":

@@ -41,3 +41,8 @@ def test_the_demo_on_sqlite_serves_every_sync_page_and_syncs_a_day(tmp_path):
     assert report["run"]["created"] == report["cell_before"]["shifts"] == report["remote_entries"]
     assert report["run"]["hours_sent"] == report["cell_before"]["hours"]
     assert report["cell_after"] == "synced"
+    procore = report["procore"]  # the "Procore (demo)" integration, against its emulator
+    assert procore["dashboard"] == 200
+    assert procore["run"]["state"] == "succeeded", procore["run"]
+    assert procore["run"]["created"] == procore["shifts"] == procore["remote_entries"]
+    assert procore["run"]["hours_sent"] == procore["hours"] == procore["remote_hours"]

@@ -43,6 +43,7 @@ READY = {
     "celery worker": " ready.",
     "celery beat": "beat: Starting...",
     "plexxis emulator": "Plexxis emulator: API at",
+    "procore emulator": "Procore emulator: API and OAuth at",
 }
 SHIFTS = 24
 
@@ -79,7 +80,8 @@ def supervise(var, tmp_path) -> Iterator:
 
     def start(*names: str, log_name: str = "programs.log") -> tuple[Supervisor, Path]:
         log = tmp_path / log_name
-        chosen = [p for p in run_local.programs(plexxis_port=free_port()) if p.name in names]
+        chosen = [p for p in run_local.programs(plexxis_port=free_port(),
+                                                procore_port=free_port()) if p.name in names]
         supervisor = Supervisor(chosen, env=embedded_env(var), cwd=ROOT, output=log.open("ab"),
                                 backoff=Backoff(first=0.2, most=1.0))
         started.append(supervisor)
@@ -96,7 +98,8 @@ class RunLocal:
 
     def __init__(self, var: Path, log: Path, *, reload: bool, **env: str) -> None:
         command = [sys.executable, "manage.py", "run_local",
-                   "--addrport", f"127.0.0.1:{free_port()}", "--plexxis-port", str(free_port())]
+                   "--addrport", f"127.0.0.1:{free_port()}", "--plexxis-port", str(free_port()),
+                   "--procore-port", str(free_port())]
         if not reload:
             command.append("--noreload")
         self.log = log
@@ -140,7 +143,8 @@ def start_run_local(var, tmp_path) -> Iterator:
         instance.stop()
 
 
-@pytest.mark.parametrize("name", ["celery worker", "celery beat", "plexxis emulator"])
+@pytest.mark.parametrize("name", ["celery worker", "celery beat", "plexxis emulator",
+                                  "procore emulator"])
 def test_a_program_killed_with_sigkill_is_started_again(supervise, name):
     supervisor, log = supervise(name)
     wait_for(lambda: text(log).count(READY[name]) == 1, 60, f"{name} to start")

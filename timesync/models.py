@@ -466,6 +466,11 @@ class Integration(models.Model):
     reconnect_reason = models.TextField(
         blank=True, help_text="Why the integration must be connected again, if it must."
     )
+    # The remote's prerequisites as last checked (Procore: the Timecard tool reachable,
+    # projects visible, employees, time types): [{"label", "ok", "detail"}], shown on the
+    # integration's page. Kept, not read live: a page load never waits on the remote.
+    prerequisites = models.JSONField(default=list, blank=True)
+    prerequisites_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -30,6 +30,7 @@ from connectors.base import (
     RemoteEntry,
     RemoteNotFound,
     RemoteProject,
+    RemoteTimeType,
     RemoteWorker,
     RequestBudget,
     TimecardEntry,
@@ -367,13 +368,26 @@ class ProcoreConnector(Connector):
         return projects
 
     def list_cost_codes(self) -> list[RemoteCostCode]:
-        """The company's standard cost codes: a code is the same on every project."""
+        """The company's standard cost codes, then the codes only a project has: a code is
+        known by its full code, the same on every project (each project holds its own id for
+        it, which the export looks up)."""
         codes: dict[str, RemoteCostCode] = {}
         for code_list in self.client.list_standard_cost_code_lists():
             for row in self.client.list_standard_cost_codes(int(code_list["id"])):
                 code = mapping.procore_to_remote_cost_code(row)
                 codes.setdefault(code.remote_id, code)
+        for project in self.client.list_projects():
+            for row in self.client.list_cost_codes(int(project["id"])):
+                code = mapping.procore_to_remote_cost_code(row)
+                codes.setdefault(code.remote_id, code)
         return list(codes.values())
+
+    def list_time_types(self) -> list[RemoteTimeType]:
+        """The company's timecard time types, by their abbreviation (REG, OT, DT), the key the
+        export sends hours under."""
+        return [RemoteTimeType(remote_id=str(row["abbreviated_time_type"]),
+                               name=str(row.get("time_type") or row["abbreviated_time_type"]))
+                for row in self.client.list_time_types() if row.get("abbreviated_time_type")]
 
     # --- Timecard entries -------------------------------------------------------------------
 

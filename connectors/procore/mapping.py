@@ -190,7 +190,8 @@ def procore_sub_job_to_remote_project(project: RemoteProject,
     label = str(data.get("name") or data.get("code") or sub_job_id)
     return RemoteProject(remote_id=join_project_id(project.remote_id, sub_job_id),
                          name=f"{project.name} / {label}",
-                         number=str(data.get("code") or ""))
+                         number=str(data.get("code") or ""),
+                         parent_remote_id=project.remote_id)
 
 
 def procore_to_remote_cost_code(data: Mapping[str, Any]) -> RemoteCostCode:

@@ -100,8 +100,10 @@ def _run_local_worker(env: dict[str, str], logs: Path) -> tuple[Supervisor, Supe
     worker every few seconds, and the backoff would otherwise grow to its 30 s cap."""
     # The harness reports restarts itself, in its trial lines.
     logging.getLogger("timesync.run_local").setLevel(logging.ERROR)
-    programs = [program for program in run_local.programs(plexxis_port=free_port())
-                if program.module != "connectors.plexxis.emulator"]
+    programs = [program for program in run_local.programs(plexxis_port=free_port(),
+                                                          procore_port=free_port())
+                if program.module not in ("connectors.plexxis.emulator",
+                                          "connectors.procore.emulator")]
     log = logs / "run_local.log"
     supervisor = Supervisor(programs, env=env, cwd=ROOT, output=log.open("ab"),
                             backoff=Backoff(first=0.5, most=4.0, settled=10.0))

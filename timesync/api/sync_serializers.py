@@ -163,6 +163,23 @@ class MatchReportSerializer(serializers.Serializer):
     cost_codes_unmatched = serializers.ListField(child=serializers.CharField())
 
 
+class PrerequisiteSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    ok = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+class ReferenceImportRequestSerializer(serializers.Serializer):
+    sub_jobs_as_projects = serializers.BooleanField(
+        default=False, help_text="Also a project of ours per sub job, with its job's settings.")
+
+
+class ReferenceImportSerializer(serializers.Serializer):
+    created = serializers.ListField(child=serializers.CharField())
+    linked = serializers.IntegerField()
+    left_unmatched = serializers.ListField(child=serializers.CharField())
+
+
 class ProjectDaySerializer(serializers.Serializer):
     project = ScopedPrimaryKeyField("project")
     work_date = WorkDateField()

@@ -29,7 +29,7 @@ from timesync.models import (
     WorkerLink,
 )
 from timesync.sync import cells as grid_cells
-from timesync.sync import csvlog, runs, selectors, services
+from timesync.sync import csvlog, procore, reference_import, runs, selectors, services
 
 INTEGRATION_ID = OpenApiParameter("integration_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
@@ -120,6 +120,32 @@ class IntegrationViewSet(
             actor=self.membership, integration=self.get_object()
         )
         return Response(s.MatchReportSerializer(report).data)
+
+    @extend_schema(request=None, responses=s.PrerequisiteSerializer(many=True),
+                   description="Check what Procore must have for a sync (Timecard tool "
+                               "reachable, projects visible to the app, people marked as "
+                               "employees, time types present): one line each, also kept for "
+                               "the integration's page. Admins only; Procore integrations.")
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def prerequisites(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        lines = procore.procore_prerequisites_check(actor=self.membership,
+                                                    integration=self.get_object())
+        return Response(s.PrerequisiteSerializer(lines, many=True).data)
+
+    @extend_schema(request=s.ReferenceImportRequestSerializer,
+                   responses=s.ReferenceImportSerializer,
+                   description="Import from Procore: link our workers, projects and cost codes "
+                               "to Procore's where they match, create ours for the rest, and "
+                               "say what was created, linked and left unmatched. Running it "
+                               "again changes nothing. Admins only.")
+    @action(detail=True, methods=["post"], url_path="import-references")
+    def import_references(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        options = s.ReferenceImportRequestSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        report = reference_import.references_import(
+            actor=self.membership, integration=self.get_object(),
+            sub_jobs_as_projects=options.validated_data["sub_jobs_as_projects"])
+        return Response(s.ReferenceImportSerializer(report).data)
 
     @extend_schema(request=None, responses=s.ConnectionTestSerializer,
                    description="Ask the remote whether the stored address and credentials work: "

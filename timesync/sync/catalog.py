@@ -100,7 +100,8 @@ def catalog_lists(*, integration: Integration) -> CatalogLists:
                                               active=item.active))
         elif item.kind == CatalogKind.PROJECT:
             lists.projects.append(RemoteProject(remote_id=item.remote_id, name=item.name,
-                                                number=item.code))
+                                                number=item.code,
+                                                parent_remote_id=item.parent_remote_id))
         elif item.kind == CatalogKind.COST_CODE:
             lists.cost_codes.append(RemoteCostCode(remote_id=item.remote_id, code=item.code,
                                                    name=item.name))
@@ -163,9 +164,9 @@ def _read_remote(integration: Integration, connector: Connector | None) -> dict[
             "workers": connector.list_workers(),
             "projects": connector.list_projects(),
             "cost_codes": connector.list_cost_codes(),
-            # The connector contract lists no time types (Plexxis's hour types are fixed by
-            # our wire contract); a pull connector hands its own to catalog_replace.
-            "time_types": [],
+            # A pull connector hands its own to catalog_replace.
+            "time_types": [CatalogTimeType(remote_id=t.remote_id, name=t.name)
+                           for t in connector.list_time_types()],
         }
     finally:
         connector.close()
@@ -245,21 +246,23 @@ def _items(
     time_types: Iterable[CatalogTimeType],
 ) -> list[CatalogItem]:
     rows = [
-        *((CatalogKind.WORKER, w.remote_id, w.name, w.employee_number, w.email, w.active)
+        *((CatalogKind.WORKER, w.remote_id, w.name, w.employee_number, w.email, w.active, "")
           for w in workers),
-        *((CatalogKind.PROJECT, p.remote_id, p.name, p.number, "", True) for p in projects),
-        *((CatalogKind.COST_CODE, c.remote_id, c.name, c.code, "", True) for c in cost_codes),
-        *((CatalogKind.TIME_TYPE, t.remote_id, t.name, "", "", True) for t in time_types),
+        *((CatalogKind.PROJECT, p.remote_id, p.name, p.number, "", True, p.parent_remote_id)
+          for p in projects),
+        *((CatalogKind.COST_CODE, c.remote_id, c.name, c.code, "", True, "")
+          for c in cost_codes),
+        *((CatalogKind.TIME_TYPE, t.remote_id, t.name, "", "", True, "") for t in time_types),
     ]
     items: dict[tuple[str, str], CatalogItem] = {}
-    for kind, remote_id, name, code, email, active in rows:
+    for kind, remote_id, name, code, email, active, parent in rows:
         # A link holds at most 100 characters of remote id: a longer one cannot be linked.
         if not remote_id or len(remote_id) > 100 or (kind, remote_id) in items:
             continue  # the remote listed it twice: the first one counts
         items[(kind, remote_id)] = CatalogItem(
             organization_id=integration.organization_id, integration=integration, kind=kind,
             remote_id=remote_id, name=(name or "")[:300], code=(code or "")[:100],
-            email=(email or "")[:254], active=active,
+            email=(email or "")[:254], active=active, parent_remote_id=(parent or "")[:100],
         )
     return list(items.values())
 

@@ -18,16 +18,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, MutableMapping
+from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from connectors.base import ConnectorError, PermanentError
 from connectors.procore import connect, oauth
+from connectors.procore.client import ProcoreClient, ProcoreConnector
 from timesync import roles
 from timesync.models import (
     AuditEvent,
@@ -37,7 +40,7 @@ from timesync.models import (
     User,
 )
 from timesync.sync import audit, tokens
-from timesync.sync.remotes import remote_address_policy, settings_spec
+from timesync.sync.remotes import connector_for, remote_address_policy, settings_spec
 from timesync.sync.selectors import access_integration
 
 AUTHORIZATION_MAX_AGE = 600  # seconds an admin has to grant access at Procore
@@ -104,7 +107,106 @@ def procore_connected(*, actor: User | None, integration: Integration, grant: Pr
         current.save()
         audit.record(integration=current, actor=actor, event=AuditEvent.CONNECTED,
                      subject=current.name, note=note)
+    # After the commit (it calls Procore): what the admin must still set up in Procore.
+    procore_prerequisites_store(integration=current)
+    current.refresh_from_db()
     return current
+
+
+# --- The prerequisites (ExakTime's checklist) -----------------------------------------------
+
+# A day long past: reading the company's entries of it proves the Timecard tool answers for
+# this app, in one request whatever the company's size.
+_PROBE_DAY = date(2000, 1, 3)
+_TIME_TYPES = ("REG", "OT", "DT")  # what our regular, overtime and double time are sent as
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    label: str
+    ok: bool
+    detail: str
+
+
+def procore_prerequisites_read(integration: Integration,
+                               connector: ProcoreConnector | None = None) -> list[Prerequisite]:
+    """One line per thing Procore must have for a sync to work, each checked on its own (one
+    missing permission does not hide the others). Calls Procore: never inside a
+    transaction."""
+    connector = connector or connector_for(integration)
+    if not isinstance(connector, ProcoreConnector):
+        connector.close()
+        raise PermanentError(f"{integration.name} is not a Procore integration.")
+    client = connector.client
+    try:
+        return [
+            _line("Timecard tool reachable", lambda: _timecards(client)),
+            _line("Projects visible to the app", lambda: _counted(
+                client.list_projects(), "project", "No project is visible to the app: add the "
+                "app's service account to the projects' directories.")),
+            _line("People marked as employees", lambda: _counted(
+                client.list_people(employees_only=True), "employee", "No person is marked "
+                "as an employee: tick Is Employee in the company directory.")),
+            _line("Time types present", lambda: _time_types(client.list_time_types())),
+        ]
+    finally:
+        connector.close()
+
+
+def procore_prerequisites_store(*, integration: Integration,
+                                connector: ProcoreConnector | None = None) -> list[Prerequisite]:
+    """Check the prerequisites now and keep the answer for the integration's page."""
+    try:
+        lines = procore_prerequisites_read(integration, connector)
+    except ConnectorError as error:  # no connector at all (not connected, no company)
+        lines = [Prerequisite(label="Connected to Procore", ok=False, detail=str(error))]
+    Integration.objects.filter(pk=integration.pk).update(
+        prerequisites=[asdict(line) for line in lines],
+        prerequisites_checked_at=timezone.now())
+    return lines
+
+
+def procore_prerequisites_check(*, actor: Membership, integration: Integration
+                                ) -> list[Prerequisite]:
+    """Check on demand (the integration's page, the API)."""
+    integration = access_integration(actor, integration.pk, connected=True)
+    roles.require_integration_manager(actor)
+    _require_procore(integration)
+    return procore_prerequisites_store(integration=integration)
+
+
+def _line(label: str, check: Callable[[], str]) -> Prerequisite:
+    try:
+        detail = check()
+    except _Missing as missing:
+        return Prerequisite(label=label, ok=False, detail=str(missing))
+    except ConnectorError as error:
+        return Prerequisite(label=label, ok=False, detail=str(error)[:500])
+    return Prerequisite(label=label, ok=True, detail=detail)
+
+
+class _Missing(Exception):
+    pass
+
+
+def _timecards(client: ProcoreClient) -> str:
+    client.list_company_entries(start_date=_PROBE_DAY, end_date=_PROBE_DAY)
+    return "The app can read the company's timecard entries."
+
+
+def _counted(rows: list[Any], noun: str, missing: str) -> str:
+    if not rows:
+        raise _Missing(missing)
+    return f"{len(rows)} {noun}{'' if len(rows) == 1 else 's'}."
+
+
+def _time_types(rows: list[dict[str, Any]]) -> str:
+    present = {str(row.get("abbreviated_time_type") or "") for row in rows}
+    absent = [name for name in _TIME_TYPES if name not in present]
+    if absent:
+        raise _Missing(f"Procore has no {', '.join(absent)} time type: add it in the company's "
+                       "Timesheets settings.")
+    return ", ".join(_TIME_TYPES) + "."
 
 
 def procore_connect_again(*, actor: Membership, integration: Integration) -> Integration:

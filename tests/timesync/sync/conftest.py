@@ -117,3 +117,30 @@ def run_to_completion(run_id: int, *, max_attempts: int = 30):
         if execution.retry_in is None:
             break
     return SyncRun.objects.get(pk=run_id)
+
+
+def procore_integration_for(organization, emulator) -> Integration:
+    """A Procore integration of `organization` connected to a Procore emulator's company
+    (tests.connectors.procore.fixtures.COMPANY_ID) with client credentials, its tokens in the
+    token store as connecting leaves them."""
+    from django.utils import timezone
+
+    from connectors.procore.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from tests.connectors.procore.fixtures import COMPANY_ID
+    from timesync import crypto
+    from timesync.models import IntegrationKind, OAuthToken
+
+    integration = Integration.objects.create(
+        organization=organization, kind=IntegrationKind.PROCORE, name="Procore",
+        settings={"api_base_url": emulator.api_base_url,
+                  "login_base_url": emulator.login_base_url,
+                  "company_id": COMPANY_ID, "grant": "client_credentials"},
+        credentials_encrypted=crypto.encrypt_json({"client_id": DEFAULT_CLIENT_ID,
+                                                   "client_secret": DEFAULT_CLIENT_SECRET}))
+    issued = emulator.issue_tokens()
+    OAuthToken.objects.create(
+        organization=organization, integration=integration,
+        access_token_encrypted=crypto.encrypt_json({"token": issued["access_token"]}),
+        refresh_token_encrypted=crypto.encrypt_json({"token": issued["refresh_token"]}),
+        expires_at=timezone.now() + timedelta(seconds=issued["expires_in"]))
+    return integration

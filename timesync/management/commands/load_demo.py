@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from connectors.plexxis import demo as plexxis_demo
 from timesync import services
+from timesync.management import procore_demo
 from timesync.models import (
     ApprovalState,
     CostCode,
@@ -271,6 +272,7 @@ class LoadResult:
     created: bool
     dst_change: date | None = None
     plexxis: str = ""
+    procore: str = ""
 
 
 class OrganizationLoader:
@@ -635,6 +637,7 @@ class Command(BaseCommand):
                     result = loader.load()
                     result.plexxis = plexxis_demo.connect(result.organization,
                                                           today=timezone.localdate())
+                    result.procore = procore_demo.connect(result.organization)
                     results.append(result)
         except (ProtectedError, RestrictedError) as error:
             raise CommandError(
@@ -645,6 +648,7 @@ class Command(BaseCommand):
 
     def _reset(self) -> None:
         plexxis_demo.forget()
+        procore_demo.forget()
         for name in delete_demo():
             self.stdout.write(f"Deleted the demo organization {name} and its users.")
 
@@ -667,6 +671,8 @@ class Command(BaseCommand):
                 )
             if result.plexxis:
                 self.stdout.write(f"  {result.plexxis}")
+            if result.procore:
+                self.stdout.write(f"  {result.procore}")
 
         slugs = [result.organization.slug for result in results]
         memberships = list(

@@ -1,4 +1,5 @@
-"""Run the product locally: the web server, a Celery worker, Celery beat and the Plexxis emulator.
+"""Run the product locally: the web server, a Celery worker, Celery beat and the Plexxis and
+Procore emulators.
 
 `make run` calls this after migrating and loading the demo. On the embedded default the broker
 is kombu's filesystem transport (folders under var/broker), so nothing else needs to run.
@@ -23,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from config.celery import all_queues
 from connectors.plexxis import demo as plexxis_demo
+from timesync.management import procore_demo
 from timesync.management.supervisor import (
     SUPERVISOR_PID_ENV,
     Program,
@@ -36,7 +38,7 @@ def queues() -> str:
     return ",".join(all_queues())
 
 
-def programs(*, plexxis_port: int) -> list[Program]:
+def programs(*, plexxis_port: int, procore_port: int = procore_demo.DEMO_PORT) -> list[Program]:
     """The background programs of the local run. The pool comes from the settings (threads on
     the embedded default, see CELERY_WORKER_POOL). Gossip, mingle and event heartbeats are off:
     nothing here uses them, and they are the parts that fail on a broker reconnect."""
@@ -54,11 +56,18 @@ def programs(*, plexxis_port: int) -> list[Program]:
         Program("plexxis emulator", "connectors.plexxis.emulator", (
             "--port", str(plexxis_port), "--state-file", str(plexxis_demo.state_file()),
         )),
+        # The demo's Procore, its companies seeded by load_demo (none before it ran).
+        Program("procore emulator", "connectors.procore.emulator", (
+            "--port", str(procore_port),
+            *(("--seed-file", str(procore_demo.seed_file()))
+              if procore_demo.seed_file().exists() else ()),
+        )),
     ]
 
 
 class Command(BaseCommand):
-    help = "Run the web server, a Celery worker, Celery beat and the Plexxis emulator until Ctrl+C."
+    help = ("Run the web server, a Celery worker, Celery beat and the Plexxis and Procore "
+            "emulators until Ctrl+C.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--addrport", default="127.0.0.1:8000")
@@ -67,9 +76,12 @@ class Command(BaseCommand):
         parser.add_argument("--plexxis-port", type=int, default=plexxis_demo.DEMO_PORT,
                             help="Port of the Plexxis emulator (the demo's integrations use "
                                  f"{plexxis_demo.DEMO_PORT}).")
+        parser.add_argument("--procore-port", type=int, default=procore_demo.DEMO_PORT,
+                            help="Port of the Procore emulator (the demo's integrations use "
+                                 f"{procore_demo.DEMO_PORT}).")
 
     def handle(self, *args: Any, addrport: str, noreload: bool, plexxis_port: int,
-               **options: Any) -> None:
+               procore_port: int, **options: Any) -> None:
         # With the autoreloader this command runs twice: a watcher process and the server it
         # restarts (RUN_MAIN set). Only the watcher supervises, so there is one of each program;
         # the server stops with the watcher, however the watcher ends.
@@ -81,7 +93,7 @@ class Command(BaseCommand):
         os.environ[SUPERVISOR_PID_ENV] = str(os.getpid())
         # WhiteNoise warns at every start when STATIC_ROOT is missing, even in DEBUG.
         settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-        supervisor = Supervisor(programs(plexxis_port=plexxis_port))
+        supervisor = Supervisor(programs(plexxis_port=plexxis_port, procore_port=procore_port))
         # A plain `kill` must stop the programs too, not only Ctrl+C.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         supervisor.start()
@@ -91,7 +103,8 @@ class Command(BaseCommand):
                 f"\nTimesync is running at http://{host}/  (API docs: http://{host}/api/docs/)\n"
                 f"Celery worker pid {supervisor.pid('celery worker')} (queues {queues()}), beat "
                 f"pid {supervisor.pid('celery beat')}, broker {settings.CELERY_BROKER_URL}. "
-                f"Plexxis emulator at http://127.0.0.1:{plexxis_port}/api/v1. "
+                f"Plexxis emulator at http://127.0.0.1:{plexxis_port}/api/v1, Procore emulator "
+                f"at http://127.0.0.1:{procore_port}. "
                 "Ctrl+C stops everything.\n"
             ))
             call_command("runserver", addrport, use_reloader=not noreload)
