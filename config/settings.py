@@ -397,10 +397,14 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # How often beat asks for lost runs to be found and sent again (lowered by tests that kill workers).
 SYNC_RECOVERY_INTERVAL_SECONDS = env.float("SYNC_RECOVERY_INTERVAL_SECONDS", default=60.0)
+PROCORE_SWEEP_INTERVAL_SECONDS = env.int("PROCORE_SWEEP_INTERVAL_SECONDS", default=15 * 60)
 CELERY_BEAT_SCHEDULE = {
     "recover-lost-sync-runs": {"task": "timesync.tasks.recover_sync_runs",
                                "schedule": SYNC_RECOVERY_INTERVAL_SECONDS},
     "start-scheduled-syncs": {"task": "timesync.tasks.start_scheduled_syncs", "schedule": 60.0},
+    # Procore's webhooks are best effort: the sweep applies what they missed.
+    "sweep-procore": {"task": "timesync.tasks.sweep_procore_integrations",
+                      "schedule": PROCORE_SWEEP_INTERVAL_SECONDS},
 }
 
 # --- Logging --------------------------------------------------------------------------------
