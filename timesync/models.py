@@ -927,6 +927,9 @@ class InboundEvent(models.Model):
     shift = models.ForeignKey(
         Shift, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Procore's updated_at of the state applied: two workers that fetched the same entry at
+    # different moments must not let the older state win.
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)

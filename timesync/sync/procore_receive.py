@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from connectors.base import ConnectorError, RemoteNotFound, TimecardEntry
 from connectors.procore import mapping
@@ -270,13 +271,30 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
         data = _fetch(integration, event.resource_id) if listed is None else listed
         if data is not None and data.get("deleted_at"):
             data = None
-        state, outcome, shift = entry_apply(integration=integration, spec=spec,
-                                            entry_id=event.resource_id, data=data)
+        stamp = parse_datetime(str(data.get("updated_at") or "")) if data else None
+        receiver, _ = ProcoreReceiver.objects.get_or_create(
+            integration=integration, defaults={"organization_id": integration.organization_id})
+        with transaction.atomic():
+            # One integration's entries are applied one at a time: a webhook and the sweep (or
+            # a repeated task) reaching the same new entry create one shift, not two.
+            ProcoreReceiver.objects.select_for_update().filter(pk=receiver.pk).first()
+            if stamp is not None and InboundEvent.objects.filter(
+                    integration=integration, resource_id=event.resource_id,
+                    remote_updated_at__gt=stamp).exists():
+                state, outcome, shift = InboundState.UNCHANGED, (
+                    "An older state of this entry than one already applied: nothing to "
+                    "change."), None
+            else:
+                state, outcome, shift = entry_apply(integration=integration, spec=spec,
+                                                    entry_id=event.resource_id, data=data)
+            InboundEvent.objects.filter(pk=event.pk).update(
+                state=state, outcome=outcome[:500], shift=shift, processed_at=timezone.now(),
+                remote_updated_at=stamp)
     except (NotApplicable, ConnectorError, ValidationError, shift_services.StaleVersion,
             roles.PermissionDenied) as failure:
-        state, outcome, shift = InboundState.FAILED, _reason(failure), None
-    InboundEvent.objects.filter(pk=event.pk).update(
-        state=state, outcome=outcome[:500], shift=shift, processed_at=timezone.now())
+        state = InboundState.FAILED
+        InboundEvent.objects.filter(pk=event.pk).update(
+            state=state, outcome=_reason(failure)[:500], processed_at=timezone.now())
     event.refresh_from_db()
     if state == InboundState.FAILED:
         _failure_notify_enqueue(event.pk)

@@ -21,6 +21,7 @@ from tests.timesync.sync.procore_world import (
 )
 from timesync.models import (
     InboundEvent,
+    InboundSource,
     InboundState,
     MatchField,
     ProcoreReceiver,
@@ -237,3 +238,22 @@ def _writes(receiving: Receiving) -> int:
         receiving.emulator.request_count("POST", "/webhooks/") - \
         receiving.emulator.request_count("POST", "/oauth/")
 
+
+
+def test_an_older_state_applied_after_a_newer_one_changes_nothing(receiving: Receiving):
+    """Two workers may fetch one entry at different moments and apply in the other order."""
+    entry = receiving.create_in_procore(hours="7.50")
+    older = receiving.emulator.entry(entry["id"])
+    receiving.emulator.advance_clock(60)
+    receiving.emulator.edit_in_procore(entry["id"], hours="10.00")
+    receiving.emulator.wait_for_deliveries()
+    late = InboundEvent.objects.create(
+        organization=receiving.integration.organization, integration=receiving.integration,
+        event_key="sweep-late", source=InboundSource.SWEEP, event_type="update",
+        resource_id=str(entry["id"]), payload={"entry": older})
+
+    procore_receive.inbound_event_process(event_id=late.pk)
+
+    late.refresh_from_db()
+    assert late.state == InboundState.UNCHANGED
+    assert receiving.shifts()[0].paid_hours == Decimal("10.00")
