@@ -257,3 +257,59 @@ def test_an_older_state_applied_after_a_newer_one_changes_nothing(receiving: Rec
     late.refresh_from_db()
     assert late.state == InboundState.UNCHANGED
     assert receiving.shifts()[0].paid_hours == Decimal("10.00")
+
+
+def connect_through_the_api(api, emulator, direction: str):
+    from connectors.procore.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from tests.connectors.procore.fixtures import COMPANY_ID
+    from timesync.models import Role
+
+    admin = factories.MembershipFactory(role=Role.ADMIN)
+    answer = api(admin).post(f"/api/v1/orgs/{admin.organization.slug}/integrations/", {
+        "kind": "procore", "name": "Procore",
+        "settings": {"api_base_url": emulator.api_base_url,
+                     "login_base_url": emulator.login_base_url, "company_id": COMPANY_ID,
+                     "grant": "client_credentials", "direction": direction},
+        "credentials": {"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET},
+    }, format="json")
+    assert answer.status_code == 201, answer.json()
+    return admin, answer.json()
+
+
+def test_connecting_a_receiving_integration_makes_its_hook_at_procore(
+        procore_emulator, live_server, settings, api):
+    settings.SITE_URL = live_server.url
+
+    _, data = connect_through_the_api(api, procore_emulator, "receive")
+
+    [hook] = procore_emulator.hooks()
+    receiver = ProcoreReceiver.objects.get(integration_id=data["id"])
+    assert hook["destination_url"] == procore_receive.webhook_url(receiver)
+    assert len(hook["triggers"]) == 3
+
+
+def test_an_integration_that_only_sends_makes_no_hook(procore_emulator, live_server,
+                                                      settings, api):
+    settings.SITE_URL = live_server.url
+
+    connect_through_the_api(api, procore_emulator, "send")
+
+    assert procore_emulator.hooks() == []
+
+
+def test_the_direction_gaining_receive_makes_the_hook_and_losing_it_removes_it(
+        procore_emulator, live_server, settings, api):
+    from timesync.models import Integration
+
+    settings.SITE_URL = live_server.url
+    admin, data = connect_through_the_api(api, procore_emulator, "send")
+    integration = Integration.objects.get(pk=data["id"])
+
+    sync_services.integration_update(actor=admin, integration=integration,
+                                     settings={**integration.settings, "direction": "both"})
+    assert len(procore_emulator.hooks()) == 1
+
+    integration.refresh_from_db()
+    sync_services.integration_update(actor=admin, integration=integration,
+                                     settings={**integration.settings, "direction": "send"})
+    assert procore_emulator.hooks() == []
