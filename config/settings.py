@@ -358,6 +358,9 @@ CELERY_TASK_ROUTES = {
     "timesync.tasks.execute_sync_run": {"queue": "sync"},
     "timesync.tasks.recover_sync_runs": {"queue": "sync"},
     "timesync.tasks.start_scheduled_syncs": {"queue": "sync"},
+    "timesync.tasks.process_procore_event": {"queue": "sync"},
+    "timesync.tasks.sweep_procore_integrations": {"queue": "sync"},
+    "timesync.tasks.send_inbound_failure_email": {"queue": "mail"},
     "timesync.tasks.fetch_reference_catalog": {"queue": "reference"},
     "timesync.tasks.send_invitation_email": {"queue": "mail"},
     "timesync.tasks.send_sync_failure_email": {"queue": "mail"},
@@ -398,10 +401,14 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # How often beat asks for lost runs to be found and sent again (lowered by tests that kill workers).
 SYNC_RECOVERY_INTERVAL_SECONDS = env.float("SYNC_RECOVERY_INTERVAL_SECONDS", default=60.0)
+PROCORE_SWEEP_INTERVAL_SECONDS = env.int("PROCORE_SWEEP_INTERVAL_SECONDS", default=15 * 60)
 CELERY_BEAT_SCHEDULE = {
     "recover-lost-sync-runs": {"task": "timesync.tasks.recover_sync_runs",
                                "schedule": SYNC_RECOVERY_INTERVAL_SECONDS},
     "start-scheduled-syncs": {"task": "timesync.tasks.start_scheduled_syncs", "schedule": 60.0},
+    # Procore's webhooks are best effort: the sweep applies what they missed.
+    "sweep-procore": {"task": "timesync.tasks.sweep_procore_integrations",
+                      "schedule": PROCORE_SWEEP_INTERVAL_SECONDS},
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from connectors.procore.views import procore_webhook
+
 urlpatterns = [
     path("support/admin/", admin.site.urls),
     path("api/", include("timesync.api.urls")),
+    # Procore posts here; the random id names the integration, the secret proves it is Procore.
+    path("webhooks/procore/<uuid:public_id>/", procore_webhook, name="procore_webhook"),
     path("", include("dashboard.urls")),
 ]
 

@@ -151,6 +151,8 @@ def integration_settings(request: HttpRequest, integration_id: int) -> HttpRespo
         "integration": integration, "form": form, "time_zone": time_zone,
         "counts": mappings.link_counts(integration=integration),
         "catalog": catalog.catalog_status(integration=integration), "activity": activity,
+        "procore_activity": sync_selectors.procore_activity(integration=integration)
+        if integration.kind == IntegrationKind.PROCORE else None,
     })
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connectors.base import ConnectorError
@@ -19,7 +19,7 @@ from dashboard.integration_pages import _add_errors, _integration
 from dashboard.tenancy import organization_view
 from timesync import roles
 from timesync.models import IntegrationKind
-from timesync.sync import procore, reference_import
+from timesync.sync import procore, procore_receive, reference_import
 from timesync.sync import selectors as sync_selectors
 from timesync.sync import services as sync_services
 
@@ -100,6 +100,20 @@ def procore_callback(request: HttpRequest) -> HttpResponse:
                     integration_id=integration.pk)
 
 
+@organization_view
+@require_POST
+def procore_message_retry(request: HttpRequest, integration_id: int,
+                          message_id: int) -> HttpResponse:
+    """The Activity section's Retry button on a failed message from Procore."""
+    integration = _integration(request, integration_id)
+    procore_receive.inbound_event_retry(actor=request.membership, integration=integration,
+                                        event_id=message_id)
+    messages.success(request, "Sent again: the message is applied in a moment.")
+    return redirect(reverse("integration_settings", kwargs={
+        "organization_slug": request.organization.slug,
+        "integration_id": integration.pk}) + "#procore-activity")
+
+
 def _connected(integration) -> str:
     company = (integration.settings or {}).get("company_name") or "the company"
     return f"Connected to Procore: {integration.name} writes to {company}."
@@ -163,6 +177,8 @@ procore_patterns = [
     path("integrations/connect/procore/", procore_connect, name="procore_connect"),
     path("integrations/<int:integration_id>/procore/authorize/", procore_authorize,
          name="procore_authorize"),
+    path("integrations/<int:integration_id>/procore/messages/<int:message_id>/retry/",
+         procore_message_retry, name="procore_message_retry"),
 ]
 callback_patterns = [
     # One fixed address, registered with the Procore app: the state says which integration.

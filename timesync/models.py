@@ -7,6 +7,7 @@ to the caller's organization and role).
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 from datetime import time, timedelta
 from decimal import Decimal
@@ -868,3 +869,84 @@ class ExternalRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.shift_id} → {self.remote_id or '?'} ({self.state})"
 
+
+
+# --- Receiving from Procore (webhooks and the sweep) ----------------------------------------
+
+
+class ProcoreReceiver(models.Model):
+    """What receiving from one Procore integration needs: the address Procore posts to, the
+    secret it must present, the hook made at Procore, and the sweep's bookmark."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.OneToOneField(
+        Integration, on_delete=models.CASCADE, related_name="procore_receiver"
+    )
+    # In the webhook's address: random, so an address cannot be guessed from an id.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    secret_encrypted = models.TextField(
+        blank=True, help_text="What Procore sends in Authorization (encrypted)."
+    )
+    hook_id = models.BigIntegerField(null=True, blank=True)
+    trigger_ids = models.JSONField(default=list, blank=True)
+    hook_error = models.TextField(blank=True, help_text="Why the hook could not be made.")
+    last_sweep_at = models.DateTimeField(null=True, blank=True)
+    last_sweep_caught = models.PositiveIntegerField(default=0)
+    last_sweep_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Receiving from {self.integration}"
+
+
+class InboundState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLIED = "applied", "Applied"
+    UNCHANGED = "unchanged", "Nothing to change"
+    IGNORED = "ignored", "Left out"
+    FAILED = "failed", "Failed"
+
+
+class InboundSource(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    SWEEP = "sweep", "Sweep"
+
+
+class InboundEvent(models.Model):
+    """One change Procore told us about (a webhook, or an entry the sweep found), stored once
+    by its id, then applied to our shifts by a worker."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="inbound_events"
+    )
+    # Procore's event id (webhooks), or "sweep-<entry>-<updated_at>" (the sweep): repeats dedupe.
+    event_key = models.CharField(max_length=120)
+    source = models.CharField(max_length=10, choices=InboundSource.choices)
+    event_type = models.CharField(max_length=20, blank=True)
+    resource_id = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=12, choices=InboundState.choices,
+                             default=InboundState.PENDING)
+    outcome = models.CharField(max_length=500, blank=True, help_text="What happened, in words.")
+    shift = models.ForeignKey(
+        Shift, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Procore's updated_at of the state applied: two workers that fetched the same entry at
+    # different moments must not let the older state win.
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    failure_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "event_key"],
+                                    name="inbound_event_once_per_key"),
+        ]
+        indexes = [models.Index(fields=["integration", "state", "-received_at"])]
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.resource_id} ({self.state})"

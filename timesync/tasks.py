@@ -11,7 +11,15 @@ from django.template.loader import render_to_string
 
 from connectors.base import ConnectorError
 from timesync.models import Invitation
-from timesync.sync import catalog, dispatch, notifications, push, recovery, schedule
+from timesync.sync import (
+    catalog,
+    dispatch,
+    notifications,
+    procore_receive,
+    push,
+    recovery,
+    schedule,
+)
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
@@ -83,3 +91,20 @@ def send_sign_up_email(*, email: str, confirm_url: str | None, sign_in_url: str,
         template = "emails/sign_up_confirm.txt"
     send_mail(subject=subject, message=render_to_string(template, context),
               from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[email])
+
+
+@shared_task
+def process_procore_event(*, event_id: int) -> None:
+    """Apply one change Procore told us about. Safe when delivered twice: a processed event
+    is not taken again, and applying the same entry twice changes nothing."""
+    procore_receive.inbound_event_process(event_id=event_id)
+
+
+@shared_task
+def sweep_procore_integrations() -> None:
+    procore_receive.procore_sweeps_run()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
+def send_inbound_failure_email(*, event_id: int) -> None:
+    notifications.inbound_failure_notify(event_id=event_id)

@@ -17,6 +17,9 @@ PRODUCTION_LOGIN_BASE_URL = "https://login.procore.com"
 # client_credentials: a Developer Managed Service Account, client id and secret alone.
 # A Literal, not an enum: the settings are strict, and they arrive as JSON strings.
 ProcoreGrant = Literal["authorization_code", "client_credentials"]
+# send: our shifts go to Procore; receive: Procore's time cards come to us; both: two-way.
+ProcoreDirection = Literal["send", "receive", "both"]
+RECEIVING_DIRECTIONS = ("receive", "both")
 
 
 class ProcoreSettings(ConnectorSettings):
@@ -31,3 +34,17 @@ class ProcoreSettings(ConnectorSettings):
                                    description="The Procore company the integration writes to.")
     company_name: str = Field(default="", max_length=200)
     grant: ProcoreGrant = Field(default="authorization_code")
+    direction: ProcoreDirection = Field(
+        default="send", description="send: our shifts go to Procore; receive: time cards "
+        "entered in Procore come to us (webhooks and a sweep); both.")
+    only_linked_projects: bool = Field(
+        default=True, description="Receive only the time cards of Procore projects linked to "
+        "one of ours; others are left out (listed, not failed).")
+    # Procore tags every webhook with the app that caused the change: ours are skipped, so our
+    # own writes never come back as edits. The Developer Portal shows the app's id.
+    application_id: str = Field(default="", max_length=100,
+                                description="Our app's id in Procore (its webhooks are ours).")
+
+    @property
+    def receives(self) -> bool:
+        return self.direction in RECEIVING_DIRECTIONS

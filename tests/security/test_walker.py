@@ -38,6 +38,9 @@ from timesync.models import (
     CostCode,
     CostCodeLink,
     ExternalRecord,
+    InboundEvent,
+    InboundSource,
+    InboundState,
     Integration,
     IntegrationAuditEntry,
     IntegrationKind,
@@ -45,6 +48,7 @@ from timesync.models import (
     Membership,
     OAuthToken,
     Organization,
+    ProcoreReceiver,
     Project,
     ProjectLink,
     ReferenceCatalog,
@@ -116,6 +120,8 @@ TABLE_RULES: dict[type[Model], tuple[Rule, ...]] = {
     CostCode: (_reference_data,),
     Shift: (_project_work,), Shift.history.model: (_project_work,),
     SyncRun: (_project_work,), SyncLogEntry: (_project_work,), ExternalRecord: (_project_work,),
+    # Messages from Procore: an admin retries a failed one; disconnecting removes the receiver.
+    InboundEvent: (_integrations,), ProcoreReceiver: (_integrations,),
 }
 # Whole apps: Django's groups and permissions belong to no organization; API tokens belong to
 # their owner, and only an admin, taking a member out of the organization, may end theirs.
@@ -173,11 +179,16 @@ def world() -> World:
         organization=theirs, integration=integration, project=shift.project,
         work_date=shift.work_date, trigger=SyncTrigger.API, state=SyncState.SUCCEEDED,
     )
+    message = InboundEvent.objects.create(
+        organization=theirs, integration=integration, event_key="webhook-1",
+        source=InboundSource.WEBHOOK, event_type="update", resource_id="5000000001",
+        state=InboundState.FAILED, outcome="Aaron Abbott is not linked.")
     # What each URL parameter names: the walker's parameter map. A route with a parameter
     # missing here fails the walk (UnknownParameter says which).
     objects = {
         "integration_id": integration.pk,
         "run_id": run.pk,
+        "message_id": message.pk,
         "project_link_id": link.pk,
         "project_id": shift.project_id,
         "worker_id": shift.worker_id,

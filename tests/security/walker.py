@@ -25,6 +25,10 @@ NOT_TENANT_IDS = frozenset({
     # A person's own API token (its public id): not an organization's; another person's id
     # answers 404 (tests/timesync/api/test_api_tokens.py).
     "token_id",
+    # Procore's webhook address (connectors/procore/views.py): a random id Procore posts to,
+    # with the integration's secret as the proof; a wrong pair answers 401
+    # (tests/connectors/procore/test_webhooks.py).
+    "public_id",
 })
 # Every method a browser or an API client can send. OPTIONS is left out: DRF answers it with
 # the endpoint's description, the same for any id, ours, theirs or none.

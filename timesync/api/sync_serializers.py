@@ -13,6 +13,8 @@ from rest_framework.utils import html
 
 from timesync.api.serializers import ScopedPrimaryKeyField, WorkDateField, id_field
 from timesync.models import (
+    InboundEvent,
+    InboundState,
     Integration,
     IntegrationKind,
     MatchField,
@@ -266,3 +268,17 @@ class SyncLogEntrySerializer(serializers.ModelSerializer):
                   "remote_id", "message"]
 
 
+
+
+class InboundMessageSerializer(serializers.ModelSerializer):
+    """A change Procore told us about (webhook or sweep) and what became of it."""
+
+    class Meta:
+        model = InboundEvent
+        fields = ["id", "source", "event_type", "resource_id", "state", "outcome", "shift",
+                  "attempts", "received_at", "processed_at"]
+        read_only_fields = fields
+
+
+class InboundMessageFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=InboundState.choices, required=False)

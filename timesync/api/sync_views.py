@@ -20,6 +20,8 @@ from timesync import roles
 from timesync.api import sync_serializers as s
 from timesync.api.views import ID_SCHEMA, ORGANIZATION_SLUG, OrganizationScopedMixin
 from timesync.models import (
+    InboundEvent,
+    InboundState,
     Integration,
     Membership,
     ProjectLink,
@@ -29,7 +31,15 @@ from timesync.models import (
     WorkerLink,
 )
 from timesync.sync import cells as grid_cells
-from timesync.sync import csvlog, procore, reference_import, runs, selectors, services
+from timesync.sync import (
+    csvlog,
+    procore,
+    procore_receive,
+    reference_import,
+    runs,
+    selectors,
+    services,
+)
 
 INTEGRATION_ID = OpenApiParameter("integration_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
@@ -348,3 +358,41 @@ class WorkerLinkViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.Cr
         serializer.instance = services.worker_link_set(
             actor=self.membership, integration=self.integration, **serializer.validated_data
         )
+
+
+@extend_schema(parameters=[ORGANIZATION_SLUG, INTEGRATION_ID], tags=["integrations"])
+class ProcoreMessageViewSet(IntegrationScopedMixin, mixins.ListModelMixin,
+                            mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Changes received from Procore (webhooks and the sweep), newest first; POST
+    .../retry/ sends a failed one again."""
+
+    serializer_class = s.InboundMessageSerializer
+    lookup_url_kwarg = "message_id"
+    write_refused = "Only admins retry messages from Procore."
+
+    def may_write(self, membership: Membership) -> bool:
+        return roles.can_manage_integrations(membership)
+
+    def get_queryset(self) -> QuerySet[InboundEvent]:
+        if self._fake():
+            return InboundEvent.objects.none()
+        if self.action != "list":
+            return selectors.inbound_event_list(integration=self.integration)
+        filters = s.InboundMessageFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.inbound_event_list(integration=self.integration,
+                                            state=filters.validated_data.get("state"))
+
+    @extend_schema(parameters=[OpenApiParameter(
+        "state", OpenApiTypes.STR, enum=list(InboundState.values))])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses={202: s.InboundMessageSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        message = procore_receive.inbound_event_retry(
+            actor=self.membership, integration=self.integration,
+            event_id=int(kwargs["message_id"]))
+        return Response(s.InboundMessageSerializer(message).data,
+                        status=status.HTTP_202_ACCEPTED)

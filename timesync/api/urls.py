@@ -25,6 +25,8 @@ integration_router.register("runs", sync_views.SyncRunViewSet, basename="sync-ru
 integration_router.register("project-links", sync_views.ProjectLinkViewSet,
                             basename="project-link")
 integration_router.register("worker-links", sync_views.WorkerLinkViewSet, basename="worker-link")
+integration_router.register("procore-messages", sync_views.ProcoreMessageViewSet,
+                            basename="procore-message")
 
 # The docs pages' templates (drf-spectacular's) carry an inline <style>, and Swagger UI draws
 # its icons as data: images: allowed there alone. Their scripts still come from our origin.

@@ -78,3 +78,34 @@ def sync_failure_notify(*, run_id: int) -> int:
             recipient_list=recipients,
         )
     return len(recipients)
+
+
+def inbound_failure_notify(*, event_id: int) -> int:
+    """Email the admins who opted in, once per failed message from Procore (a retry that fails
+    again tells them again). Returns how many."""
+    from timesync.models import InboundEvent, InboundState
+
+    with transaction.atomic():
+        claimed = InboundEvent.objects.filter(
+            pk=event_id, state=InboundState.FAILED, failure_notified_at__isnull=True
+        ).update(failure_notified_at=timezone.now())
+        if not claimed:
+            return 0
+        event = InboundEvent.objects.select_related("integration__organization").get(
+            pk=event_id)
+        recipients = _opted_in_admins(event.organization_id)
+        if not recipients:
+            return 0
+        integration = event.integration
+        page_url = settings.SITE_URL + reverse(
+            "integration_settings", kwargs={"organization_slug": integration.organization.slug,
+                                            "integration_id": integration.pk})
+        send_mail(
+            subject=f"A time card from Procore could not be applied ({integration.name})",
+            message=(f"Procore entry {event.resource_id} ({event.event_type}) could not be "
+                     f"applied in Timesync:\n\n{event.outcome}\n\nFix it, then retry it from "
+                     f"the integration's Activity:\n{page_url}#activity\n"),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=recipients,
+        )
+    return len(recipients)

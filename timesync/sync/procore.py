@@ -39,7 +39,7 @@ from timesync.models import (
     Membership,
     User,
 )
-from timesync.sync import audit, tokens
+from timesync.sync import audit, procore_receive, tokens
 from timesync.sync.remotes import connector_for, remote_address_policy, settings_spec
 from timesync.sync.selectors import access_integration
 
@@ -107,6 +107,9 @@ def procore_connected(*, actor: User | None, integration: Integration, grant: Pr
         current.save()
         audit.record(integration=current, actor=actor, event=AuditEvent.CONNECTED,
                      subject=current.name, note=note)
+        # The hook at Procore once the tokens are committed (its calls need them).
+        transaction.on_commit(
+            lambda: procore_receive.procore_receiving_enable(integration=current))
     # After the commit (it calls Procore): what the admin must still set up in Procore.
     procore_prerequisites_store(integration=current)
     current.refresh_from_db()

@@ -15,11 +15,15 @@ from connectors.base import PermanentError
 from timesync import roles
 from timesync.models import (
     ACTIVE_SYNC_STATES,
+    InboundEvent,
+    InboundState,
     Integration,
     IntegrationAuditEntry,
     Membership,
+    ProcoreReceiver,
     Project,
     ProjectLink,
+    SyncLogEntry,
     SyncRun,
 )
 from timesync.sync.cells import Cell, sync_cells
@@ -259,3 +263,39 @@ def project_sync_cards(
             active_run=active.get(integration.pk),
         ))
     return cards
+
+
+@dataclass(frozen=True)
+class ProcoreActivity:
+    """Procore's activity monitor: what came in, what went out, what waits, what failed."""
+
+    received: list[InboundEvent]
+    pending: list[InboundEvent]
+    failed: list[InboundEvent]
+    sent: list[SyncLogEntry]
+    receiver: ProcoreReceiver | None
+
+
+def procore_activity(*, integration: Integration, size: int = 20) -> ProcoreActivity:
+    """The last `size` messages each way, those pending and those failed (with their reason).
+    `integration` comes from `access_integration`."""
+    events = InboundEvent.objects.filter(integration=integration,
+                                         organization_id=integration.organization_id)
+    return ProcoreActivity(
+        received=list(events.exclude(state__in=[InboundState.PENDING, InboundState.FAILED])
+                      .order_by("-processed_at", "-id")[:size]),
+        pending=list(events.filter(state=InboundState.PENDING).order_by("received_at")[:size]),
+        failed=list(events.filter(state=InboundState.FAILED).order_by("-processed_at")[:size]),
+        sent=list(SyncLogEntry.objects.filter(run__integration=integration)
+                  .select_related("run__project").order_by("-id")[:size]),
+        receiver=ProcoreReceiver.objects.filter(integration=integration).first(),
+    )
+
+
+def inbound_event_list(*, integration: Integration, state: str | None = None
+                       ) -> QuerySet[InboundEvent]:
+    events = InboundEvent.objects.filter(integration=integration,
+                                         organization_id=integration.organization_id)
+    if state:
+        events = events.filter(state=state)
+    return events.order_by("-received_at", "-id")

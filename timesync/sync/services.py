@@ -38,7 +38,7 @@ from timesync.models import (
     Worker,
     WorkerLink,
 )
-from timesync.sync import audit, catalog, procore, tokens
+from timesync.sync import audit, catalog, procore, procore_receive, tokens
 from timesync.sync.matching import MatchReport
 from timesync.sync.remotes import connector_for, remote_address_policy, settings_spec
 from timesync.sync.selectors import access_integration, require_connected
@@ -236,6 +236,7 @@ def _update(actor: Membership, integration: Integration, changes: IntegrationCha
             # Another remote, or the same one after a disconnect: its lists are read afresh.
             catalog.catalog_fetch_queue(integration=after)
     integration.refresh_from_db()
+    procore_receive.procore_receiving_sync(integration=integration)  # calls Procore: after
     return integration
 
 
@@ -425,6 +426,10 @@ def integration_catalog_refresh(*, actor: Membership, integration: Integration) 
 def integration_disconnect(*, actor: Membership, integration: Integration) -> Integration:
     """Remove every link, the credentials and the remote's lists. The logs and the ledger stay:
     they are the record of what was sent."""
+    seen = access_integration(actor, integration.pk)
+    roles.require_integration_manager(actor)
+    # Before the tokens go (the call needs them), outside the transaction (it calls Procore).
+    procore_receive.procore_hook_delete(integration=seen)
     with transaction.atomic():
         current = access_integration(actor, integration.pk, for_update=True)
         roles.require_integration_manager(actor)
@@ -434,6 +439,8 @@ def integration_disconnect(*, actor: Membership, integration: Integration) -> In
             f"{current.cost_code_links.all().delete()[0]} cost code links",
         ]
         catalog.catalog_clear(integration=current)
+        if procore_receive.procore_receiving_forget(integration=current):
+            removed.append("the Procore webhook and its secret")
         revoke = _procore_revocation(current)
         if revoke is not None:
             removed.append("the Procore tokens (revoked at Procore)")

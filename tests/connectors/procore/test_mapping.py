@@ -101,10 +101,13 @@ def test_an_unreadable_entry_is_a_permanent_error():
 
 def test_the_wire_package_never_imports_the_domain():
     """connectors/procore is told what it needs (tokens, budget, policy): importing timesync
-    from it would tie the wire format to Django and our models."""
+    from it would tie the wire format to Django and our models. views.py, the webhook
+    endpoint, is the one exception: a view hands Procore's delivery to the domain."""
     package = Path(mapping.__file__).parent
     imported = set()
     for source in package.glob("*.py"):
+        if source.name == "views.py":
+            continue
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {(source.name, alias.name) for alias in node.names}

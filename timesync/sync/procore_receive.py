@@ -1,0 +1,593 @@
+"""Receiving time cards from Procore: the hook we make there, the webhook events it posts, the
+sweep that catches what webhooks missed, and applying an entry to our shifts.
+
+Procore's webhooks carry no data and no signature, repeat, arrive out of order or not at all.
+So an event is only a hint: it is stored once (by Procore's event id), and processing reads the
+entry's current state by id and makes our shift match it. Applying the same state twice, or an
+older hint after a newer one, changes nothing. The sweep (filters[updated_at]) feeds the same
+path. No remote call runs inside a transaction.
+
+Echoes: an event our own app caused (metadata.source_application_id) is left out, and an entry
+whose content equals what our shift already says changes nothing. Whatever is applied is written
+to the ledger as what Procore holds, so the next export finds the shift unchanged and sends
+nothing back.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from connectors.base import ConnectorError, RemoteNotFound, TimecardEntry
+from connectors.procore import mapping
+from connectors.procore.client import WEBHOOK_RESOURCE, ProcoreConnector
+from connectors.procore.settings import ProcoreSettings
+from timesync import crypto, roles
+from timesync import services as shift_services
+from timesync.models import (
+    CostCodeLink,
+    ExternalRecord,
+    InboundEvent,
+    InboundSource,
+    InboundState,
+    Integration,
+    IntegrationKind,
+    Membership,
+    ProcoreReceiver,
+    ProjectLink,
+    RecordState,
+    Role,
+    Shift,
+    TimeType,
+    User,
+    WorkerLink,
+)
+from timesync.sync import planning
+from timesync.sync.remotes import connector_for, settings_spec
+from timesync.sync.selectors import access_integration
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPES = ("create", "update", "delete")
+HOOK_NAMESPACE = "timesync"
+MAX_BODY_BYTES = 16 * 1024  # a webhook event is a few hundred bytes; more is not Procore
+SWEEP_FIRST_LOOKBACK = timedelta(days=1)
+# The sweep reads again a little before its bookmark: an entry saved as the last sweep read
+# may carry an updated_at just before it. Its dedupe key makes the overlap harmless.
+SWEEP_OVERLAP = timedelta(minutes=2)
+SYSTEM_USER_EMAIL = "procore@system.timesync.invalid"
+ACTIVITY_SIZE = 20
+DEFAULT_START = time(8, 0)  # where a total-hours entry's shift starts on a new day
+
+
+class WebhookRefused(Exception):
+    """The request is not Procore's for this integration (status: 401, 404 or 413)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotApplicable(Exception):
+    """The entry cannot be applied as it stands; str() says why, for the activity view."""
+
+
+# --- Settings and the hook at Procore -----------------------------------------------------
+
+
+def receiving_settings(integration: Integration) -> ProcoreSettings | None:
+    """The integration's Procore settings when it receives, else None."""
+    if integration.kind != IntegrationKind.PROCORE:
+        return None
+    spec = settings_spec(IntegrationKind.PROCORE).model_validate(integration.settings or {})
+    return spec if spec.receives else None
+
+
+def webhook_url(receiver: ProcoreReceiver) -> str:
+    """Where Procore posts: our public address (SITE_URL, as the OAuth callback)."""
+    return django_settings.SITE_URL.rstrip("/") + reverse(
+        "procore_webhook", kwargs={"public_id": receiver.public_id})
+
+
+def procore_receiving_enable(*, integration: Integration) -> ProcoreReceiver | None:
+    """Make (or keep) the company hook and its three triggers at Procore, with a new random
+    secret in destination_headers.Authorization. Call after connecting, and when the direction
+    gains receive. Calls Procore: not inside a transaction. A failure is kept on the receiver
+    (and the sweep still runs), not raised: connecting worked."""
+    if receiving_settings(integration) is None or not integration.is_connected:
+        return None
+    receiver, _ = ProcoreReceiver.objects.get_or_create(
+        integration=integration, defaults={"organization_id": integration.organization_id})
+    if receiver.hook_id is not None:
+        return receiver
+    secret = secrets.token_urlsafe(32)
+    connector = connector_for(integration)
+    assert isinstance(connector, ProcoreConnector)
+    hook_id: int | None = None
+    try:
+        hook = connector.client.create_hook(
+            destination_url=webhook_url(receiver), namespace=HOOK_NAMESPACE,
+            destination_headers={"Authorization": secret})
+        hook_id = int(hook["id"])
+        trigger_ids = [int(connector.client.create_trigger(hook_id, event_type=kind)["id"])
+                       for kind in EVENT_TYPES]
+    except (ConnectorError, KeyError, TypeError, ValueError) as error:
+        if hook_id is not None:
+            _best_effort(lambda: connector.client.delete_hook(hook_id))
+        ProcoreReceiver.objects.filter(pk=receiver.pk).update(
+            hook_error=f"Procore refused the webhook ({error}); the sweep still brings changes "
+                       "in, more slowly.")
+        receiver.refresh_from_db()
+        return receiver
+    finally:
+        connector.close()
+    ProcoreReceiver.objects.filter(pk=receiver.pk).update(
+        hook_id=hook_id, trigger_ids=trigger_ids, hook_error="",
+        secret_encrypted=crypto.encrypt_json({"secret": secret}))
+    receiver.refresh_from_db()
+    return receiver
+
+
+def procore_hook_delete(*, integration: Integration) -> bool:
+    """Delete our hook at Procore, best effort (call before the tokens go, outside any
+    transaction): a Procore that cannot be reached must not keep an admin from disconnecting,
+    and without the secret its deliveries are refused anyway. True when deleted."""
+    receiver = ProcoreReceiver.objects.filter(integration=integration).first()
+    if receiver is None or receiver.hook_id is None:
+        return False
+    hook_id = receiver.hook_id
+    try:
+        connector = connector_for(integration)
+    except ConnectorError:
+        return False
+    assert isinstance(connector, ProcoreConnector)
+    try:
+        connector.client.delete_hook(hook_id)  # Procore deletes its triggers with it
+    except RemoteNotFound:
+        pass  # deleted at Procore already
+    except ConnectorError:
+        logger.warning("Procore hook %s not deleted; its deliveries will be refused.", hook_id,
+                       exc_info=True)
+        return False
+    finally:
+        connector.close()
+    ProcoreReceiver.objects.filter(pk=receiver.pk).update(hook_id=None, trigger_ids=[])
+    return True
+
+
+def procore_receiving_forget(*, integration: Integration) -> bool:
+    """Remove the receiver and its secret (inside the disconnect's transaction): any delivery
+    still on its way is refused from now on. True when there was one."""
+    return ProcoreReceiver.objects.filter(integration=integration).delete()[0] > 0
+
+
+def procore_receiving_sync(*, integration: Integration) -> None:
+    """After a settings change: a hook when the integration receives, none when it does not."""
+    if integration.kind != IntegrationKind.PROCORE:
+        return
+    if receiving_settings(integration) is not None and integration.is_connected:
+        procore_receiving_enable(integration=integration)
+    elif procore_hook_delete(integration=integration):
+        ProcoreReceiver.objects.filter(integration=integration).update(secret_encrypted="")
+
+
+def _best_effort(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except ConnectorError:
+        logger.warning("Procore hook clean-up failed; Procore stops after failed deliveries.",
+                       exc_info=True)
+
+
+# --- The webhook ----------------------------------------------------------------------------
+
+
+def webhook_event_receive(*, public_id: str, authorization: str, body: dict[str, Any]
+                          ) -> InboundEvent | None:
+    """Authenticate and store one delivery. Returns the new event (to process after the
+    commit), or None for a repeat or an event that is ours. Raises WebhookRefused."""
+    receiver = (ProcoreReceiver.objects.select_related("integration")
+                .filter(public_id=public_id).first())
+    expected = crypto.decrypt_json(receiver.secret_encrypted)["secret"] \
+        if receiver is not None and receiver.secret_encrypted else ""
+    # Compared even when there is no receiver, so timing says nothing about which exist.
+    if not hmac.compare_digest(authorization.encode(), (expected or "\x00" * 43).encode()) \
+            or receiver is None or not expected:
+        raise WebhookRefused(401, "Not Procore, or not for this address.")
+    integration = receiver.integration
+    spec = receiving_settings(integration)
+    if spec is None:
+        return None  # receiving turned off since: Procore stops after failed deliveries
+    event_id, resource_id = body.get("id"), body.get("resource_id")
+    if event_id in (None, "") or resource_id in (None, "") \
+            or body.get("resource_name") != WEBHOOK_RESOURCE:
+        raise WebhookRefused(400, "Not a Timecard Entries event.")
+    source = (body.get("metadata") or {}).get("source_application_id")
+    ours = bool(spec.application_id) and str(source) == spec.application_id
+    return _event_store(
+        integration=integration, key=f"webhook-{event_id}", source=InboundSource.WEBHOOK,
+        event_type=str(body.get("event_type") or "")[:20], resource_id=str(resource_id)[:40],
+        payload=body, ours=ours)
+
+
+def _event_store(*, integration: Integration, key: str, source: str, event_type: str,
+                 resource_id: str, payload: dict[str, Any], ours: bool = False
+                 ) -> InboundEvent | None:
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(
+                organization_id=integration.organization_id, integration=integration,
+                event_key=key[:120], source=source, event_type=event_type,
+                resource_id=resource_id, payload=payload,
+                state=InboundState.IGNORED if ours else InboundState.PENDING,
+                outcome="Our own change, coming back: nothing to do." if ours else "",
+                processed_at=timezone.now() if ours else None)
+    except IntegrityError:
+        return None  # a repeat delivery: the first one is the one processed
+    return None if ours else event
+
+
+# --- Applying an entry ----------------------------------------------------------------------
+
+
+def system_actor(integration: Integration) -> Membership:
+    """Who changes shifts on Procore's behalf: history and audit say "From Procore". An
+    unsaved admin membership of the tenant: it passes the same rules as a person would."""
+    user, _ = User.objects.get_or_create(
+        email=SYSTEM_USER_EMAIL, defaults={"full_name": "From Procore", "is_active": False})
+    return Membership(organization_id=integration.organization_id, user=user, role=Role.ADMIN)
+
+
+def inbound_event_process(*, event_id: int) -> InboundEvent | None:
+    """Apply one stored event: read the entry's current state at Procore and make our shift
+    match. Safe to run twice. A failure is kept on the event with its reason (retryable)."""
+    event = InboundEvent.objects.select_related("integration__organization").filter(
+        pk=event_id, state__in=[InboundState.PENDING, InboundState.FAILED]).first()
+    if event is None:
+        return None
+    integration = event.integration
+    InboundEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
+    try:
+        spec = receiving_settings(integration)
+        if spec is None or not integration.is_connected:
+            raise NotApplicable(f"{integration.name} does not receive from Procore now.")
+        # The sweep's first try uses the entry it just listed; a webhook (which carries no
+        # data) and any retry read the entry's current state.
+        listed = event.payload.get("entry") if event.source == InboundSource.SWEEP \
+            and event.attempts == 0 else None
+        data = _fetch(integration, event.resource_id) if listed is None else listed
+        if data is not None and data.get("deleted_at"):
+            data = None
+        stamp = parse_datetime(str(data.get("updated_at") or "")) if data else None
+        receiver, _ = ProcoreReceiver.objects.get_or_create(
+            integration=integration, defaults={"organization_id": integration.organization_id})
+        with transaction.atomic():
+            # One integration's entries are applied one at a time: a webhook and the sweep (or
+            # a repeated task) reaching the same new entry create one shift, not two.
+            ProcoreReceiver.objects.select_for_update().filter(pk=receiver.pk).first()
+            if stamp is not None and InboundEvent.objects.filter(
+                    integration=integration, resource_id=event.resource_id,
+                    remote_updated_at__gt=stamp).exists():
+                state, outcome, shift = InboundState.UNCHANGED, (
+                    "An older state of this entry than one already applied: nothing to "
+                    "change."), None
+            else:
+                state, outcome, shift = entry_apply(integration=integration, spec=spec,
+                                                    entry_id=event.resource_id, data=data)
+            InboundEvent.objects.filter(pk=event.pk).update(
+                state=state, outcome=outcome[:500], shift=shift, processed_at=timezone.now(),
+                remote_updated_at=stamp)
+    except (NotApplicable, ConnectorError, ValidationError, shift_services.StaleVersion,
+            roles.PermissionDenied) as failure:
+        state = InboundState.FAILED
+        InboundEvent.objects.filter(pk=event.pk).update(
+            state=state, outcome=_reason(failure)[:500], processed_at=timezone.now())
+    event.refresh_from_db()
+    if state == InboundState.FAILED:
+        _failure_notify_enqueue(event.pk)
+    return event
+
+
+def _reason(failure: Exception) -> str:
+    if isinstance(failure, ValidationError):
+        messages = failure.message_dict.values() if hasattr(failure, "error_dict") \
+            else [failure.messages]
+        return "Timesync refused the change: " + " ".join(" ".join(m) for m in messages)
+    return str(failure)
+
+
+def _fetch(integration: Integration, entry_id: str) -> dict[str, Any] | None:
+    """The entry as Procore holds it now; None when it is gone (404, or deleted)."""
+    connector = connector_for(integration)
+    assert isinstance(connector, ProcoreConnector)
+    try:
+        data = connector.client.show_entry(int(entry_id))
+    except RemoteNotFound:
+        return None
+    finally:
+        connector.close()
+    if not isinstance(data, dict) or data.get("deleted_at"):
+        return None
+    return data
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    worker_id: int
+    project_id: int
+    cost_code_id: int | None
+    start: datetime
+    end: datetime
+    break_minutes: int
+    time_type: str
+    notes: str
+
+
+def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: str,
+                data: dict[str, Any] | None) -> tuple[str, str, Shift | None]:
+    """Make our shift match Procore's entry `data` (None: deleted). Returns the event's state,
+    its outcome in words, and the shift."""
+    record = ExternalRecord.objects.select_related("shift").filter(
+        integration=integration, remote_id=str(entry_id)).exclude(
+        state=RecordState.DELETED).first()
+    if data is None:
+        if record is None or record.shift.deleted_at is not None:
+            return InboundState.UNCHANGED, "Deleted in Procore; nothing of ours to delete.", \
+                record.shift if record else None
+        actor = system_actor(integration)
+        with transaction.atomic():
+            shift = shift_services.shift_delete(actor=actor, shift=record.shift)
+            ExternalRecord.objects.filter(pk=record.pk).update(
+                state=RecordState.DELETED, revision=record.revision + 1,
+                shift_version=shift.version)
+        return InboundState.APPLIED, f"Deleted {_describe(shift)} (deleted in Procore).", shift
+
+    remote = mapping.procore_to_remote_entry(data)
+    link = _project_link(integration, remote.project_remote_id)
+    if link is None:
+        if spec.only_linked_projects:
+            return InboundState.IGNORED, (
+                f"Procore project {remote.project_remote_id} is not linked to a project of "
+                "ours (this integration receives linked projects only)."), None
+        raise NotApplicable(
+            f"Procore project {remote.project_remote_id} is not linked to a project of ours: "
+            "link it on the Mappings page, then retry.")
+    worker_link = WorkerLink.objects.select_related("worker").filter(
+        integration=integration, remote_worker_id=remote.worker_remote_id).first()
+    if worker_link is None:
+        name = remote.extra.get("party_name") or "This person"
+        raise NotApplicable(
+            f"{name} (Procore person {remote.worker_remote_id}) is not linked to a worker of "
+            "ours: link them on the Mappings page, then retry.")
+    cost_code_id = None
+    if remote.extra.get("cost_code_remote_id"):
+        cost_code_id = CostCodeLink.objects.filter(
+            integration=integration, remote_cost_code_id=remote.extra["cost_code_remote_id"],
+        ).values_list("cost_code_id", flat=True).first()
+    shift = record.shift if record is not None and record.shift.deleted_at is None else None
+    wanted = _wanted(integration, link, worker_link.worker_id, cost_code_id, remote, shift)
+    actor = system_actor(integration)
+    fields = {"worker": worker_link.worker, "project": link.project,
+              "cost_code_id": wanted.cost_code_id, "start": wanted.start, "end": wanted.end,
+              "break_minutes": wanted.break_minutes, "time_type": wanted.time_type,
+              "notes": wanted.notes}
+    with transaction.atomic():
+        if shift is None:
+            shift = shift_services.shift_create(
+                actor=actor, worker=worker_link.worker, project=link.project,
+                cost_code=_cost_code(cost_code_id), start=wanted.start,
+                end=wanted.end, break_minutes=wanted.break_minutes,
+                time_type=wanted.time_type, notes=wanted.notes)
+            state, outcome = InboundState.APPLIED, f"Created {_describe(shift)} from Procore."
+        else:
+            changes = {name: value for name, value in fields.items()
+                       if name != "cost_code_id" and getattr(shift, name) != value}
+            if shift.cost_code_id != wanted.cost_code_id:
+                changes["cost_code"] = _cost_code(wanted.cost_code_id)
+            if not changes:
+                state, outcome = InboundState.UNCHANGED, \
+                    f"{_describe(shift)} already says this: nothing to change."
+            else:
+                shift = shift_services.shift_update(actor=actor, shift=shift, **changes)
+                state, outcome = InboundState.APPLIED, \
+                    f"Updated {_describe(shift)} from Procore ({', '.join(sorted(changes))})."
+        _ledger_received(integration=integration, record=record, shift=shift, link=link,
+                         entry_id=str(entry_id))
+    return state, outcome, shift
+
+
+def _cost_code(cost_code_id: int | None):
+    from timesync.models import CostCode
+
+    return CostCode.objects.filter(pk=cost_code_id).first() if cost_code_id else None
+
+
+def _project_link(integration: Integration, remote_project_id: str) -> ProjectLink | None:
+    links = ProjectLink.objects.select_related("project").filter(
+        integration=integration, enabled=True)
+    link = links.filter(remote_project_id=remote_project_id).first()
+    if link is None and "/" in remote_project_id:  # a sub job not linked on its own
+        link = links.filter(remote_project_id=remote_project_id.split("/")[0]).first()
+    return link
+
+
+def _wanted(integration: Integration, link: ProjectLink, worker_id: int,
+            cost_code_id: int | None, remote: Any, shift: Shift | None) -> _Wanted:
+    extra = remote.extra
+    time_type = extra.get("time_type") or TimeType.REGULAR
+    notes = extra.get("notes") or ""
+    if extra.get("time_in") and extra.get("time_out"):
+        start = datetime.fromisoformat(extra["time_in"])
+        end = datetime.fromisoformat(extra["time_out"])
+        lunch = int(float(extra.get("lunch_time") or 0))
+        return _Wanted(worker_id, link.project_id, cost_code_id, start, end, lunch, time_type,
+                       notes)
+    # Total hours: Procore has no times. Our shift keeps its own start (and break) when it
+    # is on that day and already pays those hours; else it starts at DEFAULT_START.
+    hours = remote.hours
+    if shift is not None and shift.work_date == remote.work_date and shift.end is not None \
+            and planning.round_hours(shift.paid_seconds or 0,
+                                     integration.hours_rounding) == hours:
+        return _Wanted(worker_id, link.project_id, cost_code_id, shift.start, shift.end,
+                       shift.break_minutes, time_type, notes)
+    zone = ZoneInfo(link.project.time_zone or integration.organization.time_zone)
+    if shift is not None and shift.work_date == remote.work_date:
+        start, lunch = shift.start, shift.break_minutes
+    else:
+        start, lunch = datetime.combine(remote.work_date, DEFAULT_START, tzinfo=zone), 0
+    end = start + timedelta(hours=float(hours), minutes=lunch)
+    return _Wanted(worker_id, link.project_id, cost_code_id, start, end, lunch, time_type, notes)
+
+
+def _ledger_received(*, integration: Integration, record: ExternalRecord | None, shift: Shift,
+                     link: ProjectLink, entry_id: str) -> None:
+    """The ledger now says Procore holds this shift as it stands: the next export finds it
+    unchanged (the same hash the plan computes) and sends nothing back."""
+    generation = record.generation if record is not None else 1
+    key = record.idempotency_key if record is not None \
+        else planning.idempotency_key(integration, shift, generation)
+    hours = planning.round_hours(shift.paid_seconds or 0, integration.hours_rounding)
+    worker_remote = WorkerLink.objects.filter(
+        integration=integration, worker_id=shift.worker_id).values_list(
+        "remote_worker_id", flat=True).first() or ""
+    cost_code_remote = CostCodeLink.objects.filter(
+        integration=integration, cost_code_id=shift.cost_code_id).values_list(
+        "remote_cost_code_id", flat=True).first() if shift.cost_code_id else None
+    entry = TimecardEntry(
+        idempotency_key=key, worker_remote_id=worker_remote,
+        project_remote_id=link.remote_project_id, cost_code_remote_id=cost_code_remote,
+        work_date=shift.work_date, hours=hours, time_type=shift.time_type, start=shift.start,
+        end=shift.end, break_minutes=shift.break_minutes, notes=shift.notes)
+    values = {"remote_id": entry_id, "state": RecordState.SYNCED,
+              "payload_hash": entry.payload_hash(), "project": shift.project,
+              "remote_project_id": link.remote_project_id, "work_date": shift.work_date,
+              "shift_version": shift.version, "hours": hours, "last_op": "received"}
+    if record is None:
+        ExternalRecord.objects.update_or_create(
+            integration=integration, shift=shift,
+            defaults={**values, "organization_id": integration.organization_id,
+                      "idempotency_key": key})
+    else:
+        ExternalRecord.objects.filter(pk=record.pk).update(**values,
+                                                           revision=record.revision + 1)
+
+
+def _describe(shift: Shift) -> str:
+    return f"{shift.worker.name}'s shift of {shift.work_date:%Y-%m-%d} on {shift.project.name}"
+
+
+# --- The sweep ------------------------------------------------------------------------------
+
+
+def procore_sweep(*, integration_id: int, now: datetime | None = None) -> int:
+    """Read the entries changed (or deleted) at Procore since the last sweep and apply them
+    through the events' deduplicated path. Returns how many changed something."""
+    integration = Integration.objects.select_related("organization").get(pk=integration_id)
+    if receiving_settings(integration) is None or not integration.is_connected:
+        return 0
+    receiver, _ = ProcoreReceiver.objects.get_or_create(
+        integration=integration, defaults={"organization_id": integration.organization_id})
+    until = now or timezone.now()
+    since = (receiver.last_sweep_at - SWEEP_OVERLAP) if receiver.last_sweep_at \
+        else until - SWEEP_FIRST_LOOKBACK
+    connector = connector_for(integration)
+    assert isinstance(connector, ProcoreConnector)
+    try:
+        changed = connector.client.list_company_entries(updated_between=(since, until))
+        deleted = connector.client.list_company_entries(deleted_between=(since, until))
+    except ConnectorError as error:
+        ProcoreReceiver.objects.filter(pk=receiver.pk).update(
+            last_sweep_error=f"The sweep could not read Procore: {error}")
+        raise
+    finally:
+        connector.close()
+    caught = 0
+    for data, kind in [(d, "update") for d in changed] + [(d, "delete") for d in deleted]:
+        if not isinstance(data, dict) or "id" not in data:
+            continue
+        stamp = data.get("deleted_at") if kind == "delete" else data.get("updated_at")
+        event = _event_store(
+            integration=integration, key=f"sweep-{data['id']}-{kind}-{stamp}",
+            source=InboundSource.SWEEP, event_type=kind, resource_id=str(data["id"]),
+            payload={"entry": data})
+        if event is None:
+            continue
+        done = inbound_event_process(event_id=event.pk)
+        if done is not None and done.state == InboundState.APPLIED:
+            caught += 1
+    ProcoreReceiver.objects.filter(pk=receiver.pk).update(
+        last_sweep_at=until, last_sweep_caught=caught, last_sweep_error="")
+    return caught
+
+
+def procore_sweeps_run() -> list[int]:
+    """Sweep every receiving Procore integration, each on its own: one tenant's failure is
+    logged and never stops the others. Returns the ids swept without error."""
+    swept = []
+    for integration in Integration.objects.filter(kind=IntegrationKind.PROCORE,
+                                                  is_connected=True).order_by("pk"):
+        if receiving_settings(integration) is None:
+            continue
+        try:
+            procore_sweep(integration_id=integration.pk)
+        except Exception:
+            logger.exception("Procore sweep of integration %s failed; the others go on.",
+                             integration.pk)
+            continue
+        swept.append(integration.pk)
+    return swept
+
+
+# --- Activity and retry ---------------------------------------------------------------------
+
+
+def inbound_event_retry(*, actor: Membership, integration: Integration, event_id: int
+                        ) -> InboundEvent:
+    """Send a failed event back to the queue (after an admin linked the worker, say)."""
+    integration = access_integration(actor, integration.pk)
+    roles.require_integration_manager(actor)
+    event = InboundEvent.objects.filter(integration=integration, pk=event_id,
+                                        state=InboundState.FAILED).first()
+    if event is None:
+        from django.http import Http404
+
+        raise Http404("No failed message with that id.")
+    InboundEvent.objects.filter(pk=event.pk).update(
+        state=InboundState.PENDING, outcome="Retry asked.", failure_notified_at=None)
+    transaction.on_commit(lambda: inbound_event_enqueue(event.pk))
+    event.refresh_from_db()
+    return event
+
+
+def inbound_event_enqueue(event_id: int) -> None:
+    from config.celery import app
+
+    try:
+        app.tasks["timesync.tasks.process_procore_event"].apply_async(
+            kwargs={"event_id": event_id})
+    except Exception:
+        # Pending in the database: the next sweep, or a retry, takes it up.
+        logger.warning("Could not queue Procore event %s.", event_id, exc_info=True)
+
+
+def _failure_notify_enqueue(event_id: int) -> None:
+    from config.celery import app
+
+    try:
+        app.tasks["timesync.tasks.send_inbound_failure_email"].apply_async(
+            kwargs={"event_id": event_id})
+    except Exception:
+        logger.warning("No failure email for Procore event %s.", event_id, exc_info=True)
