@@ -15,52 +15,38 @@ in the contract's shapes (entries without id or timestamps).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import hmac
 import json
 import math
 import re
-import signal
-import socket
-import sys
-import threading
 import time
-import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
+
+from connectors.emulation import (
+    CONTROL_PREFIX,
+    FAULT_KINDS,
+    Emulator,
+    EmulatorHandler,
+    Fault,
+    add_serving_arguments,
+    serve_until_interrupted,
+)
 
 API_PREFIX = "/api/v1"
-CONTROL_PREFIX = "/_emulator"
 DEFAULT_API_KEY = "plexxis-emulator-key"
 DEFAULT_PORT = 8766
-
-FAULT_KINDS = ("latency", "rate_limit", "server_error", "timeout", "lose_response",
-               "apply_late")
-# Parameters each fault kind takes, with their defaults (None: required).
-_FAULT_PARAMS: dict[str, dict[str, float | None]] = {
-    "latency": {"ms": None},
-    "rate_limit": {"seconds": 1.0},
-    "server_error": {"status": 500, "retry_after": 0},
-    # Longer than the connector's default 30 s read timeout.
-    "timeout": {"seconds": 35.0},
-    "lose_response": {},
-    # Longer than the connector's default 30 s read timeout, shorter than the contract's
-    # 90 s request lifetime.
-    "apply_late": {"seconds": 45.0},
-}
 
 HOUR_TYPES = ("Regular", "Overtime", "Double Time")
 EXTERNAL_REFERENCE_MAX_LENGTH = 64
 NOTES_MAX_LENGTH = 500
 MAX_HOURS = Decimal("24")
-MAX_BODY_BYTES = 1_000_000
 ENTRY_FIELDS = (
     "employee_code", "job_number", "sub_job_code", "cost_code", "work_date", "hours",
     "hour_type", "external_reference", "notes",
@@ -76,26 +62,6 @@ class _Invalid(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass
-class Fault:
-    """An injected misbehaviour for the requests it matches. `count` None: until cleared."""
-
-    kind: str
-    count: int | None = 1
-    method: str | None = None
-    path_contains: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def matches(self, method: str, target: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path_contains is None or self.path_contains in target
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "count": self.count, "method": self.method,
-                "path_contains": self.path_contains, **self.params}
 
 
 @dataclass(frozen=True)
@@ -118,25 +84,22 @@ class _Outcome:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class PlexxisEmulator:
+class PlexxisEmulator(Emulator):
     """Thread-safe in-memory Plexxis. `start()` serves it; the methods drive it in-process."""
+
+    thread_name = "plexxis-emulator"
+    server_version = "PlexxisEmulator/1.0"
+    max_body_bytes = 1_000_000
 
     def __init__(
         self, *, api_key: str = DEFAULT_API_KEY, rate_limit: int = 600,
         rate_window: float = 10.0, default_page_size: int = 50, max_page_size: int = 100,
     ) -> None:
+        super().__init__(rate_limit=rate_limit, rate_window=rate_window)
         self.api_key = api_key
-        self.rate_limit = rate_limit
-        self.rate_window = rate_window
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
-        self.verbose = False  # print each request, as http.server does
         self.state_file: Path | None = None  # where every write is saved, if set
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
         # Entry ids are never reused, not even after reset(): a remote never hands out an id
         # twice, and a test's stale id must not find a new entry.
         self._next_entry_number = 1
@@ -148,11 +111,7 @@ class PlexxisEmulator:
             self._jobs: dict[str, dict[str, Any]] = {}
             self._cost_codes: dict[str, dict[str, Any]] = {}
             self._entries: dict[str, dict[str, Any]] = {}
-            self._faults: list[Fault] = []
-            self._latency_ms = 0.0
-            self._log: list[LoggedRequest] = []
-            self._window_start = 0.0
-            self._window_count = 0
+            self._clear_plumbing()
 
     # --- Serving ----------------------------------------------------------------------------
 
@@ -165,40 +124,8 @@ class PlexxisEmulator:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve in a daemon thread (port 0: any free port) and return the API's base URL."""
-        if self._server is not None:
-            raise RuntimeError("The emulator is already serving.")
-        self._stopping.clear()
-        server = _Server((host, port), _Handler)
-        server.emulator = self
-        self._server = server
-        # A short poll interval keeps stop() quick; every test starts and stops one.
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01},
-            name=f"plexxis-emulator-{server.server_address[1]}", daemon=True,
-        )
-        self._thread.start()
-        bound_host, bound_port = server.server_address[:2]
-        self.url = f"http://{bound_host}:{bound_port}"
+        super().start(host, port)
         return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving; requests held by latency or timeout faults are let go at once."""
-        self._stopping.set()
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> PlexxisEmulator:
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # --- State ------------------------------------------------------------------------------
 
@@ -234,18 +161,6 @@ class PlexxisEmulator:
         """Forget data, entries, faults, the request log and the rate window; keep serving."""
         self._clear_state()
 
-    def request_log(self) -> list[LoggedRequest]:
-        with self._lock:
-            return list(self._log)
-
-    def request_count(self, method: str | None = None, path_contains: str | None = None) -> int:
-        """How many API round trips matched, e.g. request_count("POST", "/timecard-entries")."""
-        return sum(
-            1 for logged in self.request_log()
-            if (method is None or logged.method == method.upper())
-            and (path_contains is None or path_contains in logged.path)
-        )
-
     # --- Persistence (the demo keeps its entries across restarts) ----------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -275,84 +190,24 @@ class PlexxisEmulator:
         temporary.write_text(json.dumps(self.snapshot()))
         temporary.replace(self.state_file)  # atomic: a crash never leaves half a file
 
-    # --- Faults -----------------------------------------------------------------------------
-
-    def inject(
-        self, kind: str, *, count: int | None = 1, method: str | None = None,
-        path_contains: str | None = None, **params: Any,
-    ) -> Fault:
-        """Misbehave on the next `count` matching API requests (None: until cleared).
-
-        latency(ms): an extra delay on every matching request until cleared (count ignored).
-        rate_limit(seconds=1): 429 with Retry-After and X-Rate-Limit-Reset that far ahead.
-        server_error(status=500, retry_after=0): a 5xx (with Retry-After when > 0); a write
-        is not applied.
-        timeout(seconds=35): answer nothing for that long (then 504); a write is not applied.
-        lose_response: apply the request, then close the connection without an answer.
-        apply_late(seconds=45): hold the request that long, then apply it and answer (to a
-        client that has usually given up by then).
-        `path_contains` is matched against the path below the API prefix, with its query.
-        """
-        if kind not in _FAULT_PARAMS:
-            raise ValueError(f"Unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}.")
-        allowed = _FAULT_PARAMS[kind]
-        unknown = set(params) - set(allowed)
-        if unknown:
-            raise ValueError(f"Fault {kind!r} takes no {', '.join(sorted(unknown))}.")
-        values: dict[str, Any] = {}
-        for name, default in allowed.items():
-            value = params.get(name, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"Fault {kind!r} needs {name} as a number >= 0.")
-            values[name] = value
-        if kind == "server_error" and not 500 <= values["status"] <= 599:
-            raise ValueError("A server_error's status is 500 to 599.")
-        if kind == "latency":
-            count = None
-        elif count is not None and (isinstance(count, bool) or not isinstance(count, int)
-                                    or count < 1):
-            raise ValueError("count is a positive integer, or None for until cleared.")
-        fault = Fault(kind=kind, count=count, method=method.upper() if method else None,
-                      path_contains=path_contains or None, params=values)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def set_latency(self, ms: float) -> None:
-        """An extra delay on every API request until set to 0 or faults are cleared."""
-        with self._lock:
-            self._latency_ms = max(0.0, float(ms))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-            self._latency_ms = 0.0
-
-    def faults(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
-
-    def _take_fault(self, method: str, target: str) -> tuple[float, Fault | None]:
-        """(extra delay in seconds, the one fault this request meets, if any)."""
-        with self._lock:
-            delay_ms = self._latency_ms
-            taken = None
-            for fault in list(self._faults):
-                if not fault.matches(method, target):
-                    continue
-                if fault.kind == "latency":
-                    delay_ms += fault.params["ms"]
-                elif taken is None:
-                    taken = fault
-                    if fault.count is not None:
-                        fault.count -= 1
-                        if fault.count <= 0:
-                            self._faults.remove(fault)
-            return delay_ms / 1000, taken
-
     # --- The API ----------------------------------------------------------------------------
 
-    def _serve_api(self, handler: _Handler, method: str, path: str, query_string: str) -> None:
+    def _invalid(self, status: int, message: str) -> Exception:
+        return _Invalid(status, message)
+
+    def _error_body(self, message: str) -> Any:
+        return {"error": message}
+
+    def _serve_request(self, handler: EmulatorHandler, method: str, path: str,
+                       query_string: str) -> None:
+        if path.startswith(API_PREFIX + "/"):
+            self._serve_api(handler, method, path[len(API_PREFIX):], query_string)
+        else:
+            handler.send_json(404, {"error": f"No such resource: {path}. The API is under "
+                                             f"{API_PREFIX}/."}, {})
+
+    def _serve_api(self, handler: EmulatorHandler, method: str, path: str,
+                   query_string: str) -> None:
         query = {name: values[-1] for name, values in
                  parse_qs(query_string, keep_blank_values=True).items()}
         target = f"{path}?{query_string}" if query_string else path
@@ -363,12 +218,9 @@ class PlexxisEmulator:
             self._answer(handler, method, path, query, None,
                          _Outcome(error.status, {"error": str(error)}), None)
             return
-        if delay and self._stopping.wait(delay):
+        stopped, fault = self._hold(delay, fault)
+        if stopped:
             return
-        if fault is not None and fault.kind == "apply_late":
-            if self._stopping.wait(fault.params["seconds"]):
-                return
-            fault = None  # then served as if nothing happened
         if fault is not None and fault.kind != "lose_response":
             outcome = self._fault_outcome(fault)
             attempted = _loggable(raw)
@@ -399,7 +251,7 @@ class PlexxisEmulator:
         self._answer(handler, method, path, query, body, outcome, None)
 
     def _answer(
-        self, handler: _Handler, method: str, path: str, query: dict[str, str], body: Any,
+        self, handler: EmulatorHandler, method: str, path: str, query: dict[str, str], body: Any,
         outcome: _Outcome, fault: str | None, *, log: bool = True,
     ) -> None:
         outcome.headers = {**self._rate_headers(), **outcome.headers}
@@ -416,45 +268,21 @@ class PlexxisEmulator:
                                            body=body, fault=fault, at=time.time()))
 
     def _fault_outcome(self, fault: Fault) -> _Outcome:
+        status, headers = self._fault_status(fault)
         if fault.kind == "rate_limit":
-            seconds = fault.params["seconds"]
-            return _Outcome(429, {"error": "Rate limit exceeded."}, {
-                "Retry-After": str(math.ceil(seconds)),
-                "X-Rate-Limit-Remaining": "0",
-                "X-Rate-Limit-Reset": str(math.ceil(time.time() + seconds)),
-            })
-        if fault.kind == "timeout":
-            return _Outcome(504, {"error": "The request timed out."})
-        headers = ({"Retry-After": str(math.ceil(fault.params["retry_after"]))}
-                   if fault.params["retry_after"] else {})
-        return _Outcome(int(fault.params["status"]), {"error": "Internal server error."}, headers)
+            headers = {"Retry-After": str(math.ceil(fault.params["seconds"])), **headers}
+        message = {"rate_limit": "Rate limit exceeded.",
+                   "timeout": "The request timed out."}.get(fault.kind, "Internal server error.")
+        return _Outcome(status, {"error": message}, headers)
 
     def _rate_limited(self) -> _Outcome | None:
-        with self._lock:
-            now = time.time()
-            if now >= self._window_start + self.rate_window:
-                self._window_start, self._window_count = now, 0
-            self._window_count += 1
-            if self._window_count <= self.rate_limit:
-                return None
-            wait = self._window_start + self.rate_window - now
+        wait = self._count_in_window()
+        if wait is None:
+            return None
         return _Outcome(429, {"error": "Rate limit exceeded."},
                         {"Retry-After": str(max(1, math.ceil(wait)))})
 
-    def _rate_headers(self) -> dict[str, str]:
-        with self._lock:
-            now = time.time()
-            if now >= self._window_start + self.rate_window:
-                used, reset = 0, now + self.rate_window
-            else:
-                used, reset = self._window_count, self._window_start + self.rate_window
-            return {
-                "X-Rate-Limit-Limit": str(self.rate_limit),
-                "X-Rate-Limit-Remaining": str(max(0, self.rate_limit - used)),
-                "X-Rate-Limit-Reset": str(math.ceil(reset)),
-            }
-
-    def _unauthorized(self, handler: _Handler) -> _Outcome | None:
+    def _unauthorized(self, handler: EmulatorHandler) -> _Outcome | None:
         key = handler.headers.get("X-API-Key", "")
         if key and hmac.compare_digest(key.encode(), self.api_key.encode()):
             return None
@@ -568,7 +396,7 @@ class PlexxisEmulator:
 
     # --- The control API --------------------------------------------------------------------
 
-    def _serve_control(self, handler: _Handler, method: str, path: str) -> None:
+    def _serve_control(self, handler: EmulatorHandler, method: str, path: str) -> None:
         try:
             raw = handler.read_body()
             outcome = self._control(method, path, raw)
@@ -613,94 +441,6 @@ class PlexxisEmulator:
             self.reset()
             return _Outcome(204)
         raise _Invalid(404, f"No emulator control {path}.")
-
-
-# --- HTTP -----------------------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    emulator: PlexxisEmulator
-
-
-class _Handler(BaseHTTPRequestHandler):
-    # HTTP/1.0: one request per connection. Keep-alive would leave a thread blocked on every
-    # idle connection after stop(), and a lost response is simply a closed connection.
-    protocol_version = "HTTP/1.0"
-    server: _Server
-
-    def version_string(self) -> str:
-        return "PlexxisEmulator/1.0"
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def _handle(self, method: str) -> None:
-        emulator = self.server.emulator
-        try:
-            split = urlsplit(self.path)
-            path = split.path
-            if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-                emulator._serve_control(self, method, path)
-            elif path.startswith(API_PREFIX + "/"):
-                emulator._serve_api(self, method, path[len(API_PREFIX):], split.query)
-            else:
-                self.send_json(404, {"error": f"No such resource: {path}. The API is under "
-                                              f"{API_PREFIX}/."}, {})
-        except OSError:
-            pass  # the client hung up (it timed out, or we dropped it): nobody to answer
-        except Exception as error:  # an emulator bug must not look like a dropped connection
-            traceback.print_exc()
-            with contextlib.suppress(OSError):
-                self.send_json(500, {"error": f"Emulator error: {error!r}"}, {})
-
-    def read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise _Invalid(411, "Send a Content-Length; chunked bodies are not accepted.")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError as error:
-            raise _Invalid(400, "Content-Length is not a number.") from error
-        if length < 0:
-            raise _Invalid(400, "Content-Length is negative.")
-        if length > MAX_BODY_BYTES:
-            raise _Invalid(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
-        return self.rfile.read(length) if length else b""
-
-    def send_json(self, status: int, body: Any, headers: dict[str, str]) -> None:
-        payload = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if body is not None:
-            self.send_header("Content-Type", "application/json")
-        if status != 204:
-            self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
-
-    def drop_connection(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.emulator.verbose:
-            super().log_message(format, *args)
 
 
 # --- Validation helpers ---------------------------------------------------------------------
@@ -830,17 +570,12 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m connectors.plexxis.emulator",
         description="Serve a local Plexxis emulator (test and demo only) until interrupted.",
     )
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind; the control API has no key, keep it local")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    add_serving_arguments(parser, default_port=DEFAULT_PORT, rate_limit=600, rate_window=10.0)
     parser.add_argument("--seed-file", type=Path, help="JSON with employees, jobs, cost_codes")
     parser.add_argument("--state-file", type=Path,
                         help="JSON snapshot loaded at start (if present) and saved on every "
                              "write, so entries survive a restart")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
-    parser.add_argument("--rate-limit", type=int, default=600, help="requests per window")
-    parser.add_argument("--rate-window", type=float, default=10.0, help="seconds")
-    parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     emulator = PlexxisEmulator(api_key=args.api_key, rate_limit=args.rate_limit,
@@ -853,17 +588,9 @@ def main(argv: list[str] | None = None) -> None:
             emulator.restore(json.loads(args.state_file.read_text()))
         emulator.state_file = args.state_file
     base_url = emulator.start(args.host, args.port)
-    # SIGTERM (docker stop, a test's terminate()) ends it as cleanly as Ctrl+C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"Plexxis emulator: API at {base_url} (X-API-Key: {args.api_key}), control at "
-          f"{emulator.url}{CONTROL_PREFIX}/. Ctrl+C stops.", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    serve_until_interrupted(
+        emulator, f"Plexxis emulator: API at {base_url} (X-API-Key: {args.api_key}), control "
+                  f"at {emulator.url}{CONTROL_PREFIX}/. Ctrl+C stops.")
 
 
 if __name__ == "__main__":

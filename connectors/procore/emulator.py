@@ -31,46 +31,41 @@ import math
 import queue
 import re
 import secrets
-import signal
-import socket
-import sys
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode
+
+from connectors.emulation import (
+    CONTROL_PREFIX,
+    Emulator,
+    EmulatorHandler,
+    Fault,
+    add_serving_arguments,
+    serve_until_interrupted,
+)
+from connectors.emulation import (
+    FAULT_KINDS as FAULT_KINDS,  # re-exported: this module's public name before the move
+)
 
 API_PREFIX = "/rest/v1.0"
-CONTROL_PREFIX = "/_emulator"
 DEFAULT_PORT = 8767
 DEFAULT_CLIENT_ID = "procore-emulator-client"
 DEFAULT_CLIENT_SECRET = "procore-emulator-secret"  # noqa: S105 - the emulator's own
 DEFAULT_COMPANY_ID = 8_000_000_001
 ACCESS_TOKEN_LIFETIME = 5400
-MAX_BODY_BYTES = 2_000_000
 MAX_HOURS = Decimal("24")
 # Ids above 2**32, as Procore's are: a client storing them in a 32-bit field breaks here.
 _FIRST_ENTRY_ID = 5_000_000_000
 _FIRST_OBJECT_ID = 7_000_000_000
 
-FAULT_KINDS = ("latency", "rate_limit", "server_error", "timeout", "lose_response",
-               "apply_late")
-_FAULT_PARAMS: dict[str, dict[str, float | None]] = {
-    "latency": {"ms": None},
-    "rate_limit": {"seconds": 1.0},
-    "server_error": {"status": 500, "retry_after": 0},
-    "timeout": {"seconds": 35.0},
-    "lose_response": {},
-    "apply_late": {"seconds": 45.0},
-}
 DELIVERY_FAULT_KINDS = ("repeat", "reorder", "drop")
 
 # Procore's global time types, present in every company.
@@ -97,26 +92,6 @@ class _Invalid(Exception):
         self.status = status
         self.body = body if body is not None else {"errors": message}
         self.headers = headers or {}
-
-
-@dataclass
-class Fault:
-    """An injected misbehaviour for the requests it matches. `count` None: until cleared."""
-
-    kind: str
-    count: int | None = 1
-    method: str | None = None
-    path_contains: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def matches(self, method: str, target: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path_contains is None or self.path_contains in target
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "count": self.count, "method": self.method,
-                "path_contains": self.path_contains, **self.params}
 
 
 @dataclass(frozen=True)
@@ -163,8 +138,13 @@ class _Client:
     service_account: bool = False
 
 
-class ProcoreEmulator:
+class ProcoreEmulator(Emulator):
     """Thread-safe in-memory Procore. `start()` serves it; the methods drive it in-process."""
+
+    thread_name = "procore-emulator"
+    server_version = "ProcoreEmulator/1.0"
+    json_content_type = "application/json; charset=utf-8"
+    max_body_bytes = 2_000_000
 
     def __init__(
         self, *, client_id: str = DEFAULT_CLIENT_ID, client_secret: str = DEFAULT_CLIENT_SECRET,
@@ -172,17 +152,10 @@ class ProcoreEmulator:
         rate_limit: int = 3600, rate_window: float = 60.0, default_per_page: int = 100,
         max_per_page: int = 100, delivery_retries: int = 2,
     ) -> None:
-        self.rate_limit = rate_limit
-        self.rate_window = rate_window
+        super().__init__(rate_limit=rate_limit, rate_window=rate_window)
         self.default_per_page = default_per_page
         self.max_per_page = max_per_page
         self.delivery_retries = delivery_retries
-        self.verbose = False
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
         self._clients: dict[str, _Client] = {}
         self.register_client(client_id, client_secret, application_id=application_id,
                              service_account=service_account)
@@ -215,14 +188,10 @@ class ProcoreEmulator:
             self._access_tokens: dict[str, dict[str, Any]] = {}
             self._refresh_tokens: dict[str, dict[str, Any]] = {}
             self._grants: dict[str, dict[str, Any]] = {}
-            self._faults: list[Fault] = []
+            self._clear_plumbing()
             self._delivery_faults: list[Fault] = []
             self._held_events: list[tuple[dict[str, Any], dict[str, Any]]] = []
-            self._latency_ms = 0.0
-            self._log: list[LoggedRequest] = []
             self._deliveries: list[Delivery] = []
-            self._window_start = 0.0
-            self._window_count = 0
             self.deny_authorization = False  # /oauth/authorize answers access_denied
 
     # --- Serving ----------------------------------------------------------------------------
@@ -240,45 +209,18 @@ class ProcoreEmulator:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve in daemon threads (port 0: any free port) and return the base URL."""
-        if self._server is not None:
-            raise RuntimeError("The emulator is already serving.")
-        self._stopping.clear()
-        server = _Server((host, port), _Handler)
-        server.emulator = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01},
-            name=f"procore-emulator-{server.server_address[1]}", daemon=True,
-        )
-        self._thread.start()
+        url = super().start(host, port)
         self._delivery_thread = threading.Thread(target=self._deliver_forever,
                                                  name="procore-emulator-webhooks", daemon=True)
         self._delivery_thread.start()
-        bound_host, bound_port = server.server_address[:2]
-        self.url = f"http://{bound_host}:{bound_port}"
-        return self.url
+        return url
 
     def stop(self) -> None:
-        self._stopping.set()
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        super().stop()
         if self._delivery_thread is not None:
             self._deliveries_queue.put(None)
             self._delivery_thread.join(timeout=10)
             self._delivery_thread = None
-
-    def __enter__(self) -> ProcoreEmulator:
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # --- Clock and tokens ---------------------------------------------------------------------
 
@@ -481,17 +423,6 @@ class ProcoreEmulator:
         self.wait_for_deliveries()
         self._clear_state()
 
-    def request_log(self) -> list[LoggedRequest]:
-        with self._lock:
-            return list(self._log)
-
-    def request_count(self, method: str | None = None, path_contains: str | None = None) -> int:
-        return sum(
-            1 for logged in self.request_log()
-            if (method is None or logged.method == method.upper())
-            and (path_contains is None or path_contains in logged.path)
-        )
-
     def deliveries(self) -> list[Delivery]:
         with self._lock:
             return list(self._deliveries)
@@ -510,42 +441,6 @@ class ProcoreEmulator:
 
     # --- Faults -------------------------------------------------------------------------------
 
-    def inject(
-        self, kind: str, *, count: int | None = 1, method: str | None = None,
-        path_contains: str | None = None, **params: Any,
-    ) -> Fault:
-        """Misbehave on the next `count` matching API requests (None: until cleared).
-
-        latency(ms), rate_limit(seconds=1): 429 with the X-Rate-Limit headers,
-        server_error(status=500, retry_after=0): 503 with retry_after is Procore under load,
-        timeout(seconds=35), lose_response: apply then drop the answer, apply_late(seconds=45).
-        `path_contains` is matched against the full path with its query.
-        """
-        if kind not in _FAULT_PARAMS:
-            raise ValueError(f"Unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}.")
-        allowed = _FAULT_PARAMS[kind]
-        unknown = set(params) - set(allowed)
-        if unknown:
-            raise ValueError(f"Fault {kind!r} takes no {', '.join(sorted(unknown))}.")
-        values: dict[str, Any] = {}
-        for name, default in allowed.items():
-            value = params.get(name, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"Fault {kind!r} needs {name} as a number >= 0.")
-            values[name] = value
-        if kind == "server_error" and not 500 <= values["status"] <= 599:
-            raise ValueError("A server_error's status is 500 to 599.")
-        if kind == "latency":
-            count = None
-        elif count is not None and (isinstance(count, bool) or not isinstance(count, int)
-                                    or count < 1):
-            raise ValueError("count is a positive integer, or None for until cleared.")
-        fault = Fault(kind=kind, count=count, method=method.upper() if method else None,
-                      path_contains=path_contains or None, params=values)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
     def inject_delivery(self, kind: str, *, count: int = 1, times: int = 2) -> Fault:
         """Misbehave on the next `count` webhook events: repeat (deliver `times` times),
         reorder (hold them, then deliver them newest first after the next event), drop."""
@@ -557,36 +452,21 @@ class ProcoreEmulator:
             self._delivery_faults.append(fault)
         return fault
 
-    def set_latency(self, ms: float) -> None:
-        with self._lock:
-            self._latency_ms = max(0.0, float(ms))
-
     def clear_faults(self) -> None:
         with self._lock:
-            self._faults.clear()
+            super().clear_faults()
             self._delivery_faults.clear()
-            self._latency_ms = 0.0
-
-    def _take_fault(self, method: str, target: str) -> tuple[float, Fault | None]:
-        with self._lock:
-            delay_ms = self._latency_ms
-            taken = None
-            for fault in list(self._faults):
-                if not fault.matches(method, target):
-                    continue
-                if fault.kind == "latency":
-                    delay_ms += fault.params["ms"]
-                elif taken is None:
-                    taken = fault
-                    if fault.count is not None:
-                        fault.count -= 1
-                        if fault.count <= 0:
-                            self._faults.remove(fault)
-            return delay_ms / 1000, taken
 
     # --- Serving one request --------------------------------------------------------------------
 
-    def _serve(self, handler: _Handler, method: str, path: str, query_string: str) -> None:
+    def _invalid(self, status: int, message: str) -> Exception:
+        return _Invalid(status, message)
+
+    def _error_body(self, message: str) -> Any:
+        return {"errors": message}
+
+    def _serve_request(self, handler: EmulatorHandler, method: str, path: str,
+                       query_string: str) -> None:
         query = parse_qs(query_string, keep_blank_values=True)
         target = f"{path}?{query_string}" if query_string else path
         headers = {name.lower(): value for name, value in handler.headers.items()}
@@ -599,12 +479,9 @@ class ProcoreEmulator:
             return
         is_api = path.startswith("/rest/")
         delay, fault = self._take_fault(method, target) if is_api else (0.0, None)
-        if delay and self._stopping.wait(delay):
+        stopped, fault = self._hold(delay, fault)
+        if stopped:
             return
-        if fault is not None and fault.kind == "apply_late":
-            if self._stopping.wait(fault.params["seconds"]):
-                return
-            fault = None
         if fault is not None and fault.kind != "lose_response":
             outcome = self._fault_outcome(fault)
             attempted = _loggable(raw, content_type)
@@ -641,7 +518,7 @@ class ProcoreEmulator:
         self._answer(handler, method, path, query, headers, body, content_type, outcome, None)
 
     def _answer(
-        self, handler: _Handler, method: str, path: str, query: dict[str, list[str]],
+        self, handler: EmulatorHandler, method: str, path: str, query: dict[str, list[str]],
         headers: dict[str, str], body: Any, content_type: str, outcome: _Outcome,
         fault: str | None, *, log: bool = True,
     ) -> None:
@@ -668,41 +545,17 @@ class ProcoreEmulator:
             ))
 
     def _fault_outcome(self, fault: Fault) -> _Outcome:
+        status, headers = self._fault_status(fault)
         if fault.kind == "rate_limit":
-            seconds = fault.params["seconds"]
-            return _Outcome(429, {"errors": "Rate limit exceeded"}, {
-                "X-Rate-Limit-Limit": str(self.rate_limit),
-                "X-Rate-Limit-Remaining": "0",
-                "X-Rate-Limit-Reset": str(math.ceil(time.time() + seconds)),
-            })
-        if fault.kind == "timeout":
-            return _Outcome(504, {"errors": "Gateway timeout"})
-        headers = ({"Retry-After": str(math.ceil(fault.params["retry_after"]))}
-                   if fault.params["retry_after"] else {})
-        return _Outcome(int(fault.params["status"]), {"errors": "Service unavailable"}, headers)
+            headers = {"X-Rate-Limit-Limit": str(self.rate_limit), **headers}
+        message = {"rate_limit": "Rate limit exceeded",
+                   "timeout": "Gateway timeout"}.get(fault.kind, "Service unavailable")
+        return _Outcome(status, {"errors": message}, headers)
 
     def _rate_limited(self) -> _Outcome | None:
-        with self._lock:
-            now = time.time()
-            if now >= self._window_start + self.rate_window:
-                self._window_start, self._window_count = now, 0
-            self._window_count += 1
-            if self._window_count <= self.rate_limit:
-                return None
+        if self._count_in_window() is None:
+            return None
         return _Outcome(429, {"errors": "Rate limit exceeded"})
-
-    def _rate_headers(self) -> dict[str, str]:
-        with self._lock:
-            now = time.time()
-            if now >= self._window_start + self.rate_window:
-                used, reset = 0, now + self.rate_window
-            else:
-                used, reset = self._window_count, self._window_start + self.rate_window
-            return {
-                "X-Rate-Limit-Limit": str(self.rate_limit),
-                "X-Rate-Limit-Remaining": str(max(0, self.rate_limit - used)),
-                "X-Rate-Limit-Reset": str(math.ceil(reset)),
-            }
 
     def _unauthorized(self, headers: Mapping[str, str]) -> _Outcome | None:
         scheme, _space, token = headers.get("authorization", "").partition(" ")
@@ -1399,7 +1252,7 @@ class ProcoreEmulator:
 
     # --- The control API ------------------------------------------------------------------------
 
-    def _serve_control(self, handler: _Handler, method: str, path: str) -> None:
+    def _serve_control(self, handler: EmulatorHandler, method: str, path: str) -> None:
         try:
             raw = handler.read_body()
             outcome = self._control(method, path, raw)
@@ -1414,8 +1267,7 @@ class ProcoreEmulator:
         if action == "/faults":
             _allow(method, "GET", "POST", "DELETE")
             if method == "GET":
-                with self._lock:
-                    return _Outcome(200, [f.as_dict() for f in self._faults])
+                return _Outcome(200, [fault.as_dict() for fault in self.faults()])
             if method == "DELETE":
                 self.clear_faults()
                 return _Outcome(204)
@@ -1468,93 +1320,6 @@ _ENTRY_WRITE_FIELDS = frozenset({
     "billable", "timesheet_id", "location_id", "line_item_type_id", "datetime",
     "daily_log_segment_id", "login_information_id",
 })
-
-
-# --- HTTP -------------------------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    emulator: ProcoreEmulator
-
-
-class _Handler(BaseHTTPRequestHandler):
-    # One request per connection: a lost response is simply a closed connection.
-    protocol_version = "HTTP/1.0"
-    server: _Server
-
-    def version_string(self) -> str:
-        return "ProcoreEmulator/1.0"
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def _handle(self, method: str) -> None:
-        emulator = self.server.emulator
-        try:
-            split = urlsplit(self.path)
-            if split.path == CONTROL_PREFIX or split.path.startswith(CONTROL_PREFIX + "/"):
-                emulator._serve_control(self, method, split.path)
-            else:
-                emulator._serve(self, method, split.path, split.query)
-        except OSError:
-            pass  # the client hung up
-        except Exception as error:  # an emulator bug must not look like a dropped connection
-            traceback.print_exc()
-            with contextlib.suppress(OSError):
-                self.send_json(500, {"errors": f"Emulator error: {error!r}"}, {})
-
-    def read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise _Invalid(411, "Send a Content-Length; chunked bodies are not accepted.")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError as error:
-            raise _Invalid(400, "Content-Length is not a number.") from error
-        if length < 0 or length > MAX_BODY_BYTES:
-            raise _Invalid(413, "The body is too large.")
-        return self.rfile.read(length) if length else b""
-
-    def send_json(self, status: int, body: Any, headers: dict[str, str]) -> None:
-        payload = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        if body is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        if status != 204:
-            self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
-
-    def send_redirect(self, location: str) -> None:
-        self.send_response(302)
-        self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def drop_connection(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.emulator.verbose:
-            super().log_message(format, *args)
 
 
 # --- Validation helpers -----------------------------------------------------------------------
@@ -1795,15 +1560,10 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m connectors.procore.emulator",
         description="Serve a local Procore emulator (test and demo only) until interrupted.",
     )
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind; the control API has no token, keep it local")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    add_serving_arguments(parser, default_port=DEFAULT_PORT, rate_limit=3600, rate_window=60.0)
     parser.add_argument("--seed-file", type=Path, help="JSON with companies, people, ...")
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
-    parser.add_argument("--rate-limit", type=int, default=3600, help="requests per window")
-    parser.add_argument("--rate-window", type=float, default=60.0, help="seconds")
-    parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     emulator = ProcoreEmulator(client_id=args.client_id, client_secret=args.client_secret,
@@ -1812,16 +1572,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.seed_file:
         emulator.seed(**json.loads(args.seed_file.read_text()))
     base_url = emulator.start(args.host, args.port)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"Procore emulator: API and OAuth at {base_url} (client id {args.client_id}), "
-          f"control at {base_url}{CONTROL_PREFIX}/. Ctrl+C stops.", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    serve_until_interrupted(
+        emulator, f"Procore emulator: API and OAuth at {base_url} (client id "
+                  f"{args.client_id}), control at {base_url}{CONTROL_PREFIX}/. Ctrl+C stops.")
 
 
 if __name__ == "__main__":
