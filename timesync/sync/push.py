@@ -174,7 +174,15 @@ def perform(connector: Connector, op: RemoteOp) -> OpResult:
                                      work_date=op.work_date)
         return OpResult(op=op, kind=ResultKind.APPLIED if found else ResultKind.NOT_FOUND,
                         remote=found)
-    except RemoteNotFound:
+    except RemoteNotFound as error:
+        if op.kind == OpKind.CREATE:
+            # Not the entry (it does not exist yet) but where it goes: the remote has no such
+            # project or company. Nothing was written, and every entry of the day would meet the
+            # same answer: the run stops with the reason instead of a crash or a retry loop.
+            return OpResult(op=op, kind=ResultKind.NOT_APPLIED, permanent=True, message=(
+                f"{error} The remote system has no such project or company: check the "
+                "project's link on the Mappings page and the integration's settings. Nothing "
+                "was sent for this entry."))
         return OpResult(op=op, kind=ResultKind.NOT_FOUND)
     except RejectedEntry as error:
         return OpResult(op=op, kind=ResultKind.REJECTED, message=str(error))

@@ -113,6 +113,20 @@ def test_a_day_exports_one_entry_per_shift_with_exact_hours(world):
         Decimal(e["hours"]) for e in world.emulator.entries())
 
 
+def test_a_project_procore_does_not_hold_fails_the_run_saying_so_and_sends_nothing(world):
+    world.integration.project_links.filter(project=world.project).update(
+        remote_project_id="7199999999")
+    world.shift("aaron")
+
+    run = world.sync()
+
+    assert run.state == SyncState.FAILED
+    assert "no such project or company" in run.error
+    assert "Mappings page" in run.error
+    assert "unexpected" not in run.error.lower()
+    assert world.emulator.entries() == []
+
+
 def test_edit_move_reject_delete_then_resync_leaves_exactly_the_desired_entries(world):
     edited = world.shift("aaron")
     moved = world.shift("adriana")
