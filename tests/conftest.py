@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # inherit the environment), which call them as production calls a remote.
     settings.CONNECTOR_PRIVATE_HOSTS_ALLOWED = ["127.0.0.1", "localhost"]
     os.environ["CONNECTOR_PRIVATE_HOSTS_ALLOWED"] = "127.0.0.1,localhost"
+    # The demo's remote state (the emulators' seed files) lives under VAR_DIR: a test loading
+    # the demo must not overwrite the checkout's var/, which `make run` starts its emulators
+    # from (it did: the Procore emulator then held another company and every sync failed).
+    settings.VAR_DIR = Path(tempfile.mkdtemp(prefix="timesync-tests-var-"))
 
 
 @pytest.fixture(scope="session", autouse=True)
