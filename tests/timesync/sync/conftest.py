@@ -119,10 +119,10 @@ def run_to_completion(run_id: int, *, max_attempts: int = 30):
     return SyncRun.objects.get(pk=run_id)
 
 
-def procore_integration_for(organization, emulator) -> Integration:
+def procore_integration_for(organization, emulator, **settings) -> Integration:
     """A Procore integration of `organization` connected to a Procore emulator's company
     (tests.connectors.procore.fixtures.COMPANY_ID) with client credentials, its tokens in the
-    token store as connecting leaves them."""
+    token store as connecting leaves them; `settings` adds to (or replaces) its settings."""
     from django.utils import timezone
 
     from connectors.procore.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -134,7 +134,7 @@ def procore_integration_for(organization, emulator) -> Integration:
         organization=organization, kind=IntegrationKind.PROCORE, name="Procore",
         settings={"api_base_url": emulator.api_base_url,
                   "login_base_url": emulator.login_base_url,
-                  "company_id": COMPANY_ID, "grant": "client_credentials"},
+                  "company_id": COMPANY_ID, "grant": "client_credentials", **settings},
         credentials_encrypted=crypto.encrypt_json({"client_id": DEFAULT_CLIENT_ID,
                                                    "client_secret": DEFAULT_CLIENT_SECRET}))
     issued = emulator.issue_tokens()

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from config.celery import app
-from connectors.procore.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ProcoreEmulator
+from connectors.procore.emulator import ProcoreEmulator
 from tests import factories
-from tests.connectors.procore.fixtures import AARON, COMPANY_ID, PROJECT_ID, procore_emulator
-from timesync import crypto
+from tests.connectors.procore.fixtures import AARON, PROJECT_ID, procore_emulator
+from tests.timesync.sync.conftest import procore_integration_for
 from timesync.models import (
     Integration,
-    IntegrationKind,
     MatchField,
     Membership,
-    OAuthToken,
     Project,
     ProjectLink,
     Role,
@@ -66,20 +63,8 @@ class Receiving:
 def make_receiving_integration(emulator: ProcoreEmulator, *, organization=None,
                                direction: str = "both") -> Integration:
     organization = organization or factories.OrganizationFactory(time_zone="America/Toronto")
-    integration = Integration.objects.create(
-        organization=organization, kind=IntegrationKind.PROCORE, name="Procore",
-        settings={"api_base_url": emulator.api_base_url,
-                  "login_base_url": emulator.login_base_url, "company_id": COMPANY_ID,
-                  "direction": direction, "application_id": OUR_APP},
-        credentials_encrypted=crypto.encrypt_json({"client_id": DEFAULT_CLIENT_ID,
-                                                   "client_secret": DEFAULT_CLIENT_SECRET}))
-    issued = emulator.issue_tokens()
-    OAuthToken.objects.create(
-        organization=organization, integration=integration,
-        access_token_encrypted=crypto.encrypt_json({"token": issued["access_token"]}),
-        refresh_token_encrypted=crypto.encrypt_json({"token": issued["refresh_token"]}),
-        expires_at=timezone.now() + timedelta(seconds=issued["expires_in"]))
-    return integration
+    return procore_integration_for(organization, emulator, direction=direction,
+                                   application_id=OUR_APP)
 
 
 @pytest.fixture
