@@ -899,6 +899,63 @@ class ProcoreReceiver(models.Model):
         return f"Receiving from {self.integration}"
 
 
+class WebConnectorAccount(models.Model):
+    """How the QuickBooks Web Connector signs in for one QuickBooks Desktop integration.
+
+    The user name is unique across every organization: `/qbwc/` is one endpoint for all of
+    them, and the user name is what tells it whose Web Connector is calling."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.OneToOneField(
+        Integration, on_delete=models.CASCADE, related_name="web_connector"
+    )
+    user_name = models.CharField(max_length=60, unique=True)
+    # Django's password hasher: the password is shown once, when made, and never again.
+    password_hash = models.CharField(max_length=200)
+    password_changed_at = models.DateTimeField(default=timezone.now)
+    # QuickBooks remembers the application by these two: they never change for an integration.
+    owner_id = models.CharField(max_length=38)
+    file_id = models.CharField(max_length=38)
+    company_file = models.CharField(
+        max_length=500, blank=True,
+        help_text="The company file the Web Connector first opened; another one is refused.")
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Web Connector user {self.user_name}"
+
+
+class WebConnectorSession(models.Model):
+    """One Web Connector session: from authenticate to closeConnection (or until it expires).
+
+    Only the ticket's digest is kept: a stolen database cannot be used to pose as a Web
+    Connector. `work` holds what the session sent and has not heard back about (the engine's
+    operations, serialized, by requestID) and its list iterators."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="web_connector_sessions"
+    )
+    ticket_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    company_file = models.CharField(max_length=500, blank=True)
+    last_error = models.TextField(blank=True)
+    work = models.JSONField(default=dict, blank=True)
+    blocks_sent = models.PositiveIntegerField(default=0)
+    blocks_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["integration", "closed_at", "-last_seen_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Web Connector session {self.pk} of integration {self.integration_id}"
+
+
 class InboundState(models.TextChoices):
     PENDING = "pending", "Pending"
     APPLIED = "applied", "Applied"
