@@ -406,6 +406,11 @@ class IntegrationKind(models.TextChoices):
     QUICKBOOKS_DESKTOP = "quickbooks_desktop", "QuickBooks Desktop"
 
 
+# Remotes that call us rather than being called (the QuickBooks Web Connector polls): their runs
+# wait for the remote (SyncState.WAITING) instead of going to a worker.
+PULLED_KINDS = frozenset({IntegrationKind.QUICKBOOKS_DESKTOP})
+
+
 class MatchField(models.TextChoices):
     """How a worker is recognised in the remote system, tried in the integration's order."""
 
@@ -833,6 +838,8 @@ class ExternalRecord(models.Model):
         default=1, help_text="Moves on when a deleted entry is created again (a new key)."
     )
     remote_id = models.CharField(max_length=100, blank=True)
+    # The remote's version of the entry where editing needs it (QuickBooks' EditSequence).
+    remote_version = models.CharField(max_length=40, blank=True)
     state = models.CharField(max_length=20, choices=RecordState.choices)
     payload_hash = models.CharField(max_length=64, blank=True)
     # Where the remote entry lives, as last written: a shift moved since is deleted there.

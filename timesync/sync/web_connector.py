@@ -24,6 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.quickbooks import qwc
+from connectors.quickbooks.qbxml import QbxmlError
+from connectors.safe_xml import XMLRejected
 from timesync import roles
 from timesync.models import (
     AuditEvent,
@@ -36,6 +38,7 @@ from timesync.models import (
     WebConnectorSession,
 )
 from timesync.sync import audit
+from timesync.sync import web_connector_trips as trips
 from timesync.sync.selectors import access_integration
 
 SERVER_VERSION = "Timesync 1.0"
@@ -144,6 +147,7 @@ def qbwc_authenticate(*, user_name: str, password: str, address: str = "",
         WebConnectorAccount.objects.filter(pk=account.pk).update(last_contact_at=now)
         if _live_session(integration, now) is not None:
             return ["", BUSY]
+        _end_quiet_sessions(integration, now)
         if not _has_work(integration):
             return ["", NOTHING_TO_DO]
         ticket = secrets.token_urlsafe(32)
@@ -155,6 +159,14 @@ def qbwc_authenticate(*, user_name: str, password: str, address: str = "",
     # "" : use the company file open in QuickBooks (checked against the one seen first at
     # sendRequestXML, where the Web Connector tells us which it is).
     return [ticket, ""]
+
+
+def _end_quiet_sessions(integration: Integration, now: datetime) -> None:
+    """Sessions that stopped calling (a Web Connector closed, a lost connection) end here: their
+    runs wait again, and their tickets are worth nothing from now on."""
+    for session in WebConnectorSession.objects.filter(integration=integration, closed_at=None):
+        _fail_session(session, session.last_error or "The Web Connector stopped calling.")
+        _close(session)
 
 
 def _has_work(integration: Integration) -> bool:
@@ -218,8 +230,9 @@ def qbwc_send_request(*, ticket: str, company_file: str) -> str:
     refusal = _company_file_refusal(session, company_file)
     if refusal:
         _fail_session(session, refusal)
+        _give_back_all(session)
         return ""
-    return ""
+    return trips.next_message_set(session)
 
 
 def _company_file_refusal(session: WebConnectorSession, company_file: str) -> str:
@@ -231,7 +244,7 @@ def _company_file_refusal(session: WebConnectorSession, company_file: str) -> st
         if not account.company_file:
             account.company_file = company_file
             account.save(update_fields=["company_file"])
-        elif _same_file(account.company_file, company_file) is False:
+        elif not _same_file(account.company_file, company_file):
             return (f"This Web Connector opened the company file {company_file}, but "
                     f"{session.integration.name} sends to {account.company_file}. Open that "
                     "company file in QuickBooks, or ask an admin to connect the integration "
@@ -254,15 +267,24 @@ def _fail_session(session: WebConnectorSession, message: str) -> None:
 
 def qbwc_receive_response(*, ticket: str, response: str, hresult: str, message: str) -> int:
     """receiveResponseXML: how far the session is, in percent (100: done), or -1 with an error
-    kept for getLastError."""
+    kept for getLastError. QuickBooks' answers go to the engine block by block."""
     session = session_for(ticket)
     if session is None:
         return -1
     if hresult:
+        # QuickBooks could not run the message set: what was in it stays unknown (settled by
+        # a lookup next session), never failed and never sent again blindly.
         _fail_session(session, f"QuickBooks could not process the request: {message} "
                                f"({hresult}).")
+        _give_back_all(session)
         return -1
-    return 100
+    try:
+        return trips.take_responses(session, response)
+    except (QbxmlError, XMLRejected) as error:
+        _fail_session(session, f"QuickBooks' answer could not be read ({error}); what was sent "
+                               "is checked in QuickBooks at the next session.")
+        _give_back_all(session)
+        return -1
 
 
 def qbwc_connection_error(*, ticket: str, hresult: str, message: str) -> str:
@@ -293,5 +315,12 @@ def qbwc_close(*, ticket: str) -> str:
 
 
 def _close(session: WebConnectorSession) -> None:
+    _give_back_all(session)
     WebConnectorSession.objects.filter(pk=session.pk, closed_at=None).update(
         closed_at=timezone.now())
+
+
+def _give_back_all(session: WebConnectorSession) -> None:
+    """Runs the session held and did not finish wait for the next session."""
+    session.refresh_from_db(fields=["work"])
+    trips.give_back(session)
