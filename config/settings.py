@@ -408,6 +408,9 @@ PROCORE_SWEEP_INTERVAL_SECONDS = env.int("PROCORE_SWEEP_INTERVAL_SECONDS", defau
 QBWC_RUN_EVERY_MINUTES = env.int("QBWC_RUN_EVERY_MINUTES", default=15)
 QBWC_TICKET_MAX_AGE_SECONDS = env.int("QBWC_TICKET_MAX_AGE_SECONDS", default=60 * 60)
 QBWC_SESSION_IDLE_SECONDS = env.int("QBWC_SESSION_IDLE_SECONDS", default=5 * 60)
+# QuickBooks' lists (employees, customers and jobs, items, wage items) are read again in a session
+# once the copy is older than this, or when someone asks ("Refresh from QuickBooks").
+QBWC_CATALOG_MAX_AGE_SECONDS = env.int("QBWC_CATALOG_MAX_AGE_SECONDS", default=12 * 60 * 60)
 CELERY_BEAT_SCHEDULE = {
     "recover-lost-sync-runs": {"task": "timesync.tasks.recover_sync_runs",
                                "schedule": SYNC_RECOVERY_INTERVAL_SECONDS},

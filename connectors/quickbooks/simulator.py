@@ -53,6 +53,9 @@ class ListElement:
     name: str
     parent: str = ""  # a job's customer (ListID)
     active: bool = True
+    first_name: str = ""  # employees
+    last_name: str = ""
+    account_number: str = ""  # an employee's or a customer's "Account No."
 
 
 @dataclass
@@ -71,11 +74,17 @@ class QuickBooksCompany:
 
     # --- Lists, as a QuickBooks admin makes them ----------------------------------------------
 
-    def add_employee(self, name: str) -> str:
-        return self._add(self.employees, name)
+    def add_employee(self, first_name: str, last_name: str, *, number: str = "") -> str:
+        list_id = self._add(self.employees, f"{last_name}, {first_name}")
+        employee = self.employees[list_id]
+        employee.first_name, employee.last_name = first_name, last_name
+        employee.account_number = number
+        return list_id
 
-    def add_customer(self, name: str, *, parent: str = "") -> str:
-        return self._add(self.customers, name, parent=parent)
+    def add_customer(self, name: str, *, parent: str = "", number: str = "") -> str:
+        list_id = self._add(self.customers, name, parent=parent)
+        self.customers[list_id].account_number = number
+        return list_id
 
     def add_item(self, name: str) -> str:
         return self._add(self.items, name)
@@ -217,6 +226,11 @@ class QuickBooksCompany:
             if element.parent:
                 parent = SubElement(ret, "ParentRef")
                 SubElement(parent, "ListID").text = element.parent
+            if element.first_name:
+                SubElement(ret, "FirstName").text = element.first_name
+                SubElement(ret, "LastName").text = element.last_name
+            if element.account_number:
+                SubElement(ret, "AccountNumber").text = element.account_number
         if request.get("iterator"):
             answer.set("iteratorRemainingCount", "0")
             answer.set("iteratorID", "{00000000-0000-0000-0000-000000000001}")

@@ -170,7 +170,8 @@ def _end_quiet_sessions(integration: Integration, now: datetime) -> None:
 
 
 def _has_work(integration: Integration) -> bool:
-    return SyncRun.objects.filter(integration=integration, state=SyncState.WAITING).exists()
+    return (SyncRun.objects.filter(integration=integration, state=SyncState.WAITING).exists()
+            or trips.catalog_due(integration))
 
 
 def _live_session(integration: Integration, now: datetime) -> WebConnectorSession | None:

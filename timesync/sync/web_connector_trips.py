@@ -19,24 +19,37 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import transaction
+from django.utils import timezone
 
-from connectors.base import RejectedEntry, RemoteEntry, TimecardEntry
+from connectors.base import (
+    RejectedEntry,
+    RemoteCostCode,
+    RemoteEntry,
+    RemoteProject,
+    RemoteWorker,
+    TimecardEntry,
+)
 from connectors.quickbooks import mapping, qbxml
 from connectors.quickbooks.qbxml import QbxmlRequest, Response, TimeTrackingRecord
 from connectors.quickbooks.settings import QuickBooksSettings
 from timesync.models import (
+    CatalogFetchState,
     ExternalRecord,
+    Integration,
     ProjectLink,
+    ReferenceCatalog,
     SyncRun,
     SyncState,
     WebConnectorSession,
 )
 from timesync.sync import engine, runs
+from timesync.sync.catalog import CatalogTimeType, catalog_replace
 from timesync.sync.ledger import OpKind, OpResult, RemoteOp, ResultKind
 from timesync.sync.planning import key_prefix
 from timesync.sync.remotes import settings_spec
@@ -51,6 +64,7 @@ MAX_RUNS_A_SESSION = 500
 # session; then it waits for the next session.
 MAX_TRIES_A_SESSION = 3
 DAY_QUERY = "day."
+LIST_QUERY = "list."
 STRAY_DELETE = "stray."
 
 
@@ -69,6 +83,11 @@ class Work:
     tries: dict[str, int] = field(default_factory=dict)  # run → "busy, try again" answers
     # Hours typed into QuickBooks by hand, by run: read before the run's first add.
     hand: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # QuickBooks' lists read in this session (kind → rows), and where each list's reading is:
+    # absent (to ask), an iteratorID (to continue), or "" (read whole).
+    lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    list_iterators: dict[str, str] = field(default_factory=dict)
+    lists_read: bool = False
     pre_read: dict[str, list[int]] = field(default_factory=dict)  # day query → runs
     next_delete: int = 0
     blocks_sent: int = 0
@@ -115,6 +134,10 @@ def next_message_set(session: WebConnectorSession) -> str:
     work.days.clear()
     work.pre_read.clear()
     spec = _settings(session)
+    if not work.lists_read and catalog_due(session.integration):
+        # The lists first: links are matched from them before any hours go.
+        work.save(session)
+        return qbxml.message_set(_list_queries(work))
     _claim_waiting(session, work)
     requests: list[QbxmlRequest] = [mapping.delete_request(request_id, txn_id=d["remote_id"])
                                     for request_id, d in work.deletes.items()]
@@ -220,6 +243,68 @@ def _day_query(work_date: date, days: dict[date, str], requests: list[QbxmlReque
     return days[work_date]
 
 
+# --- QuickBooks' lists: the catalog, read in the session itself ---------------------------------
+
+
+def catalog_due(integration: Integration) -> bool:
+    """The lists are read when never read, older than QBWC_CATALOG_MAX_AGE_SECONDS, or asked
+    for ("Refresh from QuickBooks" queues a fetch that the next session honours)."""
+    catalog = ReferenceCatalog.objects.filter(integration=integration).first()
+    if catalog is None or catalog.fetched_at is None:
+        return True
+    if catalog.fetch_state == CatalogFetchState.QUEUED:
+        return True
+    age = timezone.now() - catalog.fetched_at
+    return age > timedelta(seconds=django_settings.QBWC_CATALOG_MAX_AGE_SECONDS)
+
+
+def _list_queries(work: Work) -> list[QbxmlRequest]:
+    return [qbxml.ListQuery(request_id=f"{LIST_QUERY}{kind}", kind=kind,
+                            iterator_id=work.list_iterators.get(kind, ""))
+            for kind in qbxml.LIST_KINDS if work.list_iterators.get(kind) != ""]
+
+
+def _take_lists(session: WebConnectorSession, work: Work, answers: dict[str, Response]) -> None:
+    for kind in qbxml.LIST_KINDS:
+        answer = answers.get(f"{LIST_QUERY}{kind}")
+        if answer is None or not answer.ok:
+            continue  # asked again next trip
+        work.lists.setdefault(kind, []).extend(
+            {"id": r.list_id, "name": r.name, "full_name": r.full_name, "active": r.is_active,
+             "parent": r.parent.list_id if r.parent else "", "fields": r.fields}
+            for r in answer.list_records)
+        work.list_iterators[kind] = answer.iterator_id if answer.remaining else ""
+    if any(work.list_iterators.get(kind) != "" for kind in qbxml.LIST_KINDS):
+        return
+    lists = work.lists
+    catalog_replace(
+        integration=session.integration, fetched_at=session.created_at,
+        workers=[RemoteWorker(
+            remote_id=row["id"], name=_person_name(row), active=row["active"],
+            employee_number=row["fields"].get("AccountNumber", ""),
+            email=row["fields"].get("Email", "")) for row in lists.get("Employee", [])],
+        projects=[RemoteProject(remote_id=row["id"], name=row["name"],
+                                number=row["fields"].get("AccountNumber", ""),
+                                parent_remote_id=row["parent"])
+                  for row in lists.get("Customer", []) if row["active"]],
+        cost_codes=[RemoteCostCode(remote_id=row["id"], code=row["name"],
+                                   name=row["full_name"])
+                    for row in lists.get("ItemService", []) if row["active"]],
+        time_types=[CatalogTimeType(remote_id=row["id"], name=row["name"])
+                    for row in lists.get("PayrollItemWage", []) if row["active"]],
+    )
+    work.lists.clear()
+    work.list_iterators.clear()
+    work.lists_read = True
+
+
+def _person_name(row: dict[str, Any]) -> str:
+    """QuickBooks keeps "Silva, Ana" or "Ana Silva" as the name; first and last name, when
+    given, match our workers' names."""
+    first, last = row["fields"].get("FirstName", ""), row["fields"].get("LastName", "")
+    return f"{first} {last}".strip() if first and last else row["name"]
+
+
 # --- In: QuickBooks' answers ---------------------------------------------------------------------
 
 
@@ -230,6 +315,10 @@ def take_responses(session: WebConnectorSession, response_xml: str) -> int:
     work = Work.of(session)
     answers = {answer.request_id: answer
                for answer in qbxml.read_responses(response_xml.encode("utf-8"))}
+    if any(request_id.startswith(LIST_QUERY) for request_id in answers):
+        _take_lists(session, work, answers)
+        work.save(session)
+        return _progress(session, work)
     day_of = {date.fromisoformat(request_id.removeprefix(DAY_QUERY)): answer.time_tracking
               for request_id, answer in answers.items()
               if request_id.startswith(DAY_QUERY) and answer.ok}

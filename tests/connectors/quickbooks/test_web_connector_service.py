@@ -11,12 +11,14 @@ import pytest
 import requests
 import zeep
 from django.core.cache import cache
+from django.utils import timezone
 from zeep.transports import Transport
 
 from tests import factories
 from timesync.models import (
     Integration,
     IntegrationKind,
+    ReferenceCatalog,
     SyncRun,
     SyncState,
     WebConnectorAccount,
@@ -120,13 +122,25 @@ def test_ten_wrong_passwords_pause_the_user_name_even_for_the_right_one(web_conn
     assert answer[1] == "nvu"
 
 
-def test_nothing_waiting_answers_none(web_connector_client):
+def test_nothing_waiting_and_fresh_lists_answer_none(web_connector_client):
     sign_in = signed_up()
+    integration = sign_in.account.integration
+    ReferenceCatalog.objects.create(organization=integration.organization,
+                                    integration=integration, fetched_at=timezone.now())
 
     assert web_connector_client.authenticate(strUserName=sign_in.account.user_name,
                                              strPassword=sign_in.password)[1] == "none"
     sign_in.account.refresh_from_db()
     assert sign_in.account.last_contact_at is not None  # the dashboard says when it called
+
+
+def test_lists_never_read_open_a_session_even_without_hours_waiting(web_connector_client):
+    sign_in = signed_up()
+
+    ticket, _ = web_connector_client.authenticate(strUserName=sign_in.account.user_name,
+                                                  strPassword=sign_in.password)
+
+    assert ticket
 
 
 def test_a_second_web_connector_of_the_same_integration_is_told_busy(web_connector_client):
