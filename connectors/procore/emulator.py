@@ -415,6 +415,16 @@ class ProcoreEmulator(Emulator):
             entry = self._entries[int(entry_id)]
             return self._update_entry(entry, changes, source=None)
 
+    def move_in_procore(self, entry_id: int, project_id: int) -> dict[str, Any]:
+        """Someone moves an entry to another project of the company in Procore (its sub job
+        and cost code stay behind: they belong to the old project)."""
+        with self._lock:
+            entry = self._entries[int(entry_id)]
+            if int(project_id) not in self._projects:
+                raise ValueError(f"No project {project_id}")
+            entry.update(project_id=int(project_id), sub_job_id=None, cost_code_id=None)
+            return self._update_entry(entry, {}, source=None)
+
     def create_in_procore(self, project_id: int, **fields: Any) -> dict[str, Any]:
         with self._lock:
             return self._create_entry(int(project_id), fields, source=None)
