@@ -5,6 +5,7 @@ its time type matched to ours or refused; its classification kept."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -140,14 +141,31 @@ def test_two_time_cards_of_one_new_person_applied_at_once_make_one_worker(
         resource_id=str(entry["id"])) for entry in entries]
 
     barrier = threading.Barrier(2, timeout=20)
-    read_person = procore_receive._person_if_needed
+    read_person, find_worker = procore_receive._person_if_needed, procore_receive._worker_for
 
     def read_then_meet(*args, **kwargs):
         person = read_person(*args, **kwargs)
         barrier.wait()
         return person
 
+    # The first to look for the worker waits until the other looks too, or is seen waiting
+    # in PostgreSQL for a lock this one holds: without the lock both look, find nothing,
+    # and both create.
+    entered: list[int] = []
+    both_in = threading.Event()
+
+    def meet_then_find(*args, **kwargs):
+        entered.append(threading.get_ident())
+        if len(entered) == 2:
+            both_in.set()
+        deadline = time.monotonic() + 20
+        while not both_in.wait(0.02) and not another_waits_for_my_lock() \
+                and time.monotonic() < deadline:
+            pass
+        return find_worker(*args, **kwargs)
+
     monkeypatch.setattr(procore_receive, "_person_if_needed", read_then_meet)
+    monkeypatch.setattr(procore_receive, "_worker_for", meet_then_find)
 
     def process(event_id: int) -> None:
         try:
@@ -168,6 +186,13 @@ def test_two_time_cards_of_one_new_person_applied_at_once_make_one_worker(
     assert [shift.paid_hours for shift in shifts] in (
         [Decimal("4.00"), Decimal("3.50")], [Decimal("3.50"), Decimal("4.00")])
     assert shifts[0].end <= shifts[1].start  # one after the other, not overlapping
+
+
+def another_waits_for_my_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity "
+                       "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+        return cursor.fetchone()[0] > 0
 
 
 # --- Cost codes -------------------------------------------------------------------------------
