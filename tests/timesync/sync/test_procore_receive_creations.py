@@ -140,6 +140,7 @@ def test_two_time_cards_of_one_new_person_applied_at_once_make_one_worker(
         event_key=f"webhook-{entry['id']}", source=InboundSource.WEBHOOK, event_type="create",
         resource_id=str(entry["id"])) for entry in entries]
 
+    procore_receive.system_actor(receiving.integration)  # exists already, as in production
     barrier = threading.Barrier(2, timeout=20)
     read_person, find_worker = procore_receive._person_if_needed, procore_receive._worker_for
 
