@@ -28,7 +28,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -92,6 +92,9 @@ MAX_WAIT_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 15
 # Far under the broker's visibility timeout (an hour): a longer countdown is delivered twice.
 RETRY_MAX_SECONDS = 15 * 60
+# A pending message not taken this long after it was due lost its task (a worker killed, the
+# broker emptied): the sweep's beat queues it again. Processing twice is harmless.
+PENDING_LOST_AFTER = timedelta(minutes=10)
 
 
 class WebhookRefused(Exception):
@@ -818,6 +821,18 @@ def inbound_event_retry(*, actor: Membership, integration: Integration, event_id
     transaction.on_commit(lambda: inbound_event_enqueue(event.pk))
     event.refresh_from_db()
     return event
+
+
+def inbound_events_requeue(*, now: datetime | None = None) -> int:
+    """Queue again the pending messages whose task was lost: due (received, or their retry
+    time) more than PENDING_LOST_AFTER ago. Returns how many."""
+    stale = (now or timezone.now()) - PENDING_LOST_AFTER
+    lost = list(InboundEvent.objects.filter(state=InboundState.PENDING).filter(
+        Q(next_attempt_at__lt=stale) | Q(next_attempt_at__isnull=True, received_at__lt=stale),
+    ).order_by("received_at").values_list("pk", flat=True)[:1000])
+    for event_id in lost:
+        inbound_event_enqueue(event_id)
+    return len(lost)
 
 
 def inbound_event_enqueue(event_id: int, *, countdown: int | None = None) -> None:

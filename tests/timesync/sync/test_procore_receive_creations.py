@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from tests import factories
 from tests.connectors.procore.fixtures import (
+    AARON,
     ADRIANA,
     COMPANY_ID,
     PROJECT_ID,
@@ -404,3 +405,23 @@ def test_a_time_card_for_a_day_already_holding_a_shift_starts_after_it(receiving
     first, second = sorted(receiving.shifts(), key=lambda shift: shift.start)
     assert second.start == first.end
     assert second.start - first.start == timedelta(hours=4)
+
+
+def test_a_pending_message_whose_task_was_lost_is_queued_again_and_applied(
+        receiving: Receiving):
+    from django.utils import timezone
+
+    receiving.emulator.inject_delivery("drop")
+    entry = receiving.emulator.create_in_procore(PROJECT_ID, party_id=AARON,
+                                                 date=WORK_DATE.isoformat(), hours="6.00")
+    receiving.emulator.wait_for_deliveries()
+    lost = InboundEvent.objects.create(
+        organization=receiving.integration.organization, integration=receiving.integration,
+        event_key="webhook-lost", source=InboundSource.WEBHOOK, event_type="create",
+        resource_id=str(entry["id"]), received_at=timezone.now() - timedelta(hours=1))
+
+    assert procore_receive.inbound_events_requeue() == 1
+
+    lost.refresh_from_db()
+    assert lost.state == InboundState.APPLIED
+    assert [shift.paid_hours for shift in receiving.shifts()] == [Decimal("6.00")]
