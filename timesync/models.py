@@ -940,8 +940,10 @@ class InboundEvent(models.Model):
     # different moments must not let the older state win.
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    # When a pending event is tried again after Procore asked us to wait (429, 503).
+    # When a pending event is tried again after Procore asked us to wait (429, 503), and how
+    # many times in a row it was told to wait (bounded; an admin's retry starts again).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    waits = models.PositiveSmallIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     failure_notified_at = models.DateTimeField(null=True, blank=True)

@@ -284,8 +284,8 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
     if event is None:
         return None
     integration = event.integration
-    attempt = event.attempts + 1
-    InboundEvent.objects.filter(pk=event.pk).update(attempts=attempt, next_attempt_at=None)
+    InboundEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1,
+                                                    next_attempt_at=None)
     try:
         spec = receiving_settings(integration)
         if spec is None or not integration.is_connected:
@@ -319,37 +319,38 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
                                                     person=person)
             InboundEvent.objects.filter(pk=event.pk).update(
                 state=state, outcome=outcome[:500], shift=shift, processed_at=timezone.now(),
-                remote_updated_at=stamp)
+                remote_updated_at=stamp, waits=0)
     except TransientError as wait:
-        state = _wait_or_fail(event, attempt, wait)
+        state = _wait_or_fail(event, wait)
     except (NotApplicable, ConnectorError, ValidationError, shift_services.StaleVersion,
             roles.PermissionDenied) as failure:
         state = InboundState.FAILED
         InboundEvent.objects.filter(pk=event.pk).update(
-            state=state, outcome=_reason(failure)[:500], processed_at=timezone.now())
+            state=state, outcome=_reason(failure)[:500], processed_at=timezone.now(), waits=0)
     event.refresh_from_db()
     if state == InboundState.FAILED:
         _failure_notify_enqueue(event.pk)
     return event
 
 
-def _wait_or_fail(event: InboundEvent, attempt: int, wait: TransientError) -> str:
+def _wait_or_fail(event: InboundEvent, wait: TransientError) -> str:
     """Procore is busy (429), under load (503) or out of reach: nothing is wrong with the
     event. It stays pending and is queued again after what Procore asked for (Retry-After),
     or a doubling backoff when it did not say, until MAX_WAIT_ATTEMPTS; then it fails with
     the reason, for an admin to retry. Returns the event's state."""
-    if attempt >= MAX_WAIT_ATTEMPTS:
+    waits = event.waits + 1
+    if waits >= MAX_WAIT_ATTEMPTS:
         InboundEvent.objects.filter(pk=event.pk).update(
-            state=InboundState.FAILED, processed_at=timezone.now(), outcome=(
-                f"Procore kept asking us to wait ({wait}); gave up after {attempt} attempts. "
+            state=InboundState.FAILED, processed_at=timezone.now(), waits=0, outcome=(
+                f"Procore kept asking us to wait ({wait}); gave up after {waits} attempts. "
                 "Retry it once Procore answers again.")[:500])
         return InboundState.FAILED
-    backoff = RETRY_BASE_SECONDS * 2 ** (attempt - 1)
+    backoff = RETRY_BASE_SECONDS * 2 ** (waits - 1)
     delay = int(min(RETRY_MAX_SECONDS, max(backoff, wait.retry_after or 0)))
     InboundEvent.objects.filter(pk=event.pk).update(
         state=InboundState.PENDING, next_attempt_at=timezone.now() + timedelta(seconds=delay),
-        outcome=(f"Procore asked us to wait ({wait}); trying again in {delay} s (attempt "
-                 f"{attempt} of {MAX_WAIT_ATTEMPTS}).")[:500])
+        waits=waits, outcome=(f"Procore asked us to wait ({wait}); trying again in {delay} s "
+                              f"(attempt {waits} of {MAX_WAIT_ATTEMPTS}).")[:500])
     event_pk = event.pk
     transaction.on_commit(lambda: inbound_event_enqueue(event_pk, countdown=delay))
     return InboundState.PENDING

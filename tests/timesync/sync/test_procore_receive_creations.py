@@ -398,6 +398,21 @@ def test_a_message_procore_keeps_refusing_fails_with_the_reason_after_the_last_a
     assert receiving.shifts() == []
 
 
+def test_an_admins_retry_of_a_message_that_waited_too_long_gets_every_attempt_again(
+        receiving: Receiving):
+    receiving.emulator.inject("server_error", status=503, retry_after=30,
+                              count=procore_receive.MAX_WAIT_ATTEMPTS + 2, method="GET",
+                              path_contains="/timecard_entries/")
+    receiving.create_in_procore(hours="7.50")
+    event = only_event(receiving)
+
+    procore_receive.inbound_event_retry(actor=receiving.admin,
+                                        integration=receiving.integration, event_id=event.pk)
+
+    event.refresh_from_db()
+    assert event.state == InboundState.APPLIED  # two more waits, then Procore answered
+
+
 def test_a_time_card_for_a_day_already_holding_a_shift_starts_after_it(receiving: Receiving):
     receiving.create_in_procore(hours="4.00")
     receiving.create_in_procore(hours="3.00")
