@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -346,7 +347,7 @@ def _wait_or_fail(event: InboundEvent, wait: TransientError) -> str:
                 "Retry it once Procore answers again.")[:500])
         return InboundState.FAILED
     backoff = RETRY_BASE_SECONDS * 2 ** (waits - 1)
-    delay = int(min(RETRY_MAX_SECONDS, max(backoff, wait.retry_after or 0)))
+    delay = math.ceil(min(RETRY_MAX_SECONDS, max(backoff, wait.retry_after or 0)))
     InboundEvent.objects.filter(pk=event.pk).update(
         state=InboundState.PENDING, next_attempt_at=timezone.now() + timedelta(seconds=delay),
         waits=waits, outcome=(f"Procore asked us to wait ({wait}); trying again in {delay} s "
