@@ -330,6 +330,9 @@ class Shift(models.Model):
     break_minutes = models.PositiveIntegerField("unpaid break minutes", default=0)
     time_type = models.CharField(max_length=20, choices=TimeType.choices, default=TimeType.REGULAR)
     notes = models.TextField(blank=True)
+    # The trade the hours were worked as (Procore's work classification: "Carpenter",
+    # "Labourer"): it sets the wage rate, so payroll needs it. Free text: kept as received.
+    classification = models.CharField(max_length=200, blank=True)
 
     work_date = models.DateField(db_index=True)
     paid_seconds = models.PositiveIntegerField(null=True, blank=True)
@@ -674,6 +677,7 @@ class AuditEvent(models.TextChoices):
     CATALOG_REFRESHED = "catalog_refreshed", "Refreshed from the remote"
     DISCONNECTED = "disconnected", "Disconnected"
     RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
+    CREATED_FROM_REMOTE = "created_from_remote", "Created from the remote"
 
 
 class IntegrationAuditEntry(models.Model):
@@ -1000,6 +1004,10 @@ class InboundEvent(models.Model):
     # different moments must not let the older state win.
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # When a pending event is tried again after Procore asked us to wait (429, 503), and how
+    # many times in a row it was told to wait (bounded; an admin's retry starts again).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    waits = models.PositiveSmallIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     failure_notified_at = models.DateTimeField(null=True, blank=True)
