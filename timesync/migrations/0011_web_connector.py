@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('timesync', '0009_procore_receiving'),
+        ('timesync', '0010_procore_receive_creations'),
     ]
 
     operations = [
