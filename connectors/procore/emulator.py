@@ -12,7 +12,10 @@ control API under /_emulator/ (no token) lets another process seed it, inject fa
 tokens and read what it holds. Test and demo code only: never expose it beyond localhost.
 
     python -m connectors.procore.emulator --port 8767 --seed-file seed.json \
-        --client-id ID --client-secret SECRET
+        [--state-file state.json] --client-id ID --client-secret SECRET
+
+With --state-file (the demo's), what the API changes (entries, hooks, tokens, id counters) is
+saved after every change and taken back at the next start; tests keep it in memory.
 
 A seed file is JSON: {"companies": [...], "people": [...], "projects": [...], "sub_jobs": [...],
 "cost_codes": [...], "standard_cost_codes": [...], "time_types": [...], "entries": [...]}.
@@ -423,6 +426,51 @@ class ProcoreEmulator(Emulator):
         self.wait_for_deliveries()
         self._clear_state()
 
+    # --- Persistence (the demo: `--state-file`) ------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the API changed: entries (deleted ones too, with their approval), hooks and
+        triggers, tokens and grants, and the id counters (an id is never handed out twice,
+        not even after a restart). Companies, people, projects and cost codes are not here:
+        they come from the seed file at every start, which `load_demo` keeps current."""
+        with self._lock:
+            return copy.deepcopy({
+                "entries": list(self._entries.values()), "hooks": list(self._hooks.values()),
+                "triggers": list(self._triggers.values()),
+                "access_tokens": self._access_tokens, "refresh_tokens": self._refresh_tokens,
+                "grants": self._grants, "clock_offset": self._clock_offset,
+                "next_ids": {"entry": self._peek("_entry_ids"),
+                             "object": self._peek("_object_ids"),
+                             "event": self._peek("_event_ids")},
+            })
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Take back a snapshot, after seeding: entries keep their ids. An entry of a project
+        the seed no longer holds is left out (its company was removed from the demo)."""
+        with self._lock:
+            for entry in data.get("entries", ()):
+                if int(entry["project_id"]) in self._projects:
+                    self._entries[int(entry["id"])] = dict(entry)
+            for hook in data.get("hooks", ()):
+                self._hooks[int(hook["id"])] = dict(hook)
+            for trigger in data.get("triggers", ()):
+                if int(trigger["hook_id"]) in self._hooks:
+                    self._triggers[int(trigger["id"])] = dict(trigger)
+            self._access_tokens.update(data.get("access_tokens", {}))
+            self._refresh_tokens.update(data.get("refresh_tokens", {}))
+            self._grants.update(data.get("grants", {}))
+            self._clock_offset = float(data.get("clock_offset", self._clock_offset))
+            for name, attribute in (("entry", "_entry_ids"), ("object", "_object_ids"),
+                                    ("event", "_event_ids")):
+                saved = int((data.get("next_ids") or {}).get(name, 0))
+                setattr(self, attribute, itertools.count(max(saved, self._peek(attribute))))
+
+    def _peek(self, attribute: str) -> int:
+        """The next id a counter hands out, without spending it."""
+        upcoming = next(getattr(self, attribute))
+        setattr(self, attribute, itertools.count(upcoming))
+        return upcoming
+
     def deliveries(self) -> list[Delivery]:
         with self._lock:
             return list(self._deliveries)
@@ -511,6 +559,8 @@ class ProcoreEmulator(Emulator):
                 outcome = _Outcome(404, {"errors": f"No such resource: {path}."})
         except _Invalid as error:
             outcome = _Outcome(error.status, error.body, error.headers)
+        if method != "GET" and outcome.status < 400:
+            self._persist()  # before the answer, lost or not: the change is made
         if fault is not None:  # lose_response: the work is done, the answer never leaves
             self._record(method, path, query, headers, None, body, content_type, fault.kind)
             handler.drop_connection()
@@ -1260,6 +1310,8 @@ class ProcoreEmulator(Emulator):
             outcome = _Outcome(error.status, error.body)
         except (ValueError, KeyError) as error:
             outcome = _Outcome(422, {"errors": str(error)})
+        if method != "GET" and outcome.status < 400:
+            self._persist()
         handler.send_json(outcome.status, outcome.body, outcome.headers)
 
     def _control(self, method: str, path: str, raw: bytes) -> _Outcome:
@@ -1571,6 +1623,8 @@ def main(argv: list[str] | None = None) -> None:
     emulator.verbose = args.verbose
     if args.seed_file:
         emulator.seed(**json.loads(args.seed_file.read_text()))
+    if args.state_file:  # after the seed: entries belong to its projects
+        emulator.keep_state_in(args.state_file)
     base_url = emulator.start(args.host, args.port)
     serve_until_interrupted(
         emulator, f"Procore emulator: API and OAuth at {base_url} (client id "
