@@ -13,13 +13,7 @@ from tests import factories
 from tests.connectors.procore.stub_login import CLIENT_ID, CLIENT_SECRET, COMPANY_ID, stub_login
 from tests.dashboard.helpers import visible_text
 from timesync import crypto
-from timesync.models import (
-    ApprovalState,
-    Integration,
-    IntegrationKind,
-    ProjectLink,
-    Role,
-)
+from timesync.models import ApprovalState, Integration, Role
 
 __all__ = ["stub_login"]
 pytestmark = pytest.mark.django_db
@@ -45,15 +39,14 @@ def project(organization):
 def procore(organization, project) -> Integration:
     """A Procore integration whose grant Procore stopped honouring, a linked project and an
     approved shift waiting to be sent on WORK_DATE."""
-    integration = Integration.objects.create(
-        organization=organization, kind=IntegrationKind.PROCORE, name="Procore",
-        settings={"api_base_url": "https://procore.example", "company_id": COMPANY_ID,
-                  "login_base_url": "https://procore.example", "grant": "client_credentials"},
+    integration = factories.ProcoreIntegrationFactory(
+        organization=organization, settings={
+            "api_base_url": "https://procore.example", "company_id": COMPANY_ID,
+            "login_base_url": "https://procore.example", "grant": "client_credentials"},
         credentials_encrypted=crypto.encrypt_json({"client_id": CLIENT_ID,
                                                    "client_secret": CLIENT_SECRET}),
-        is_connected=True, reconnect_reason=REASON)
-    ProjectLink.objects.create(organization=organization, integration=integration,
-                               project=project, remote_project_id="7100000001")
+        reconnect_reason=REASON)
+    factories.ProjectLinkFactory(integration=integration, project=project)
     factories.ShiftFactory(organization=organization, project=project,
                            start=datetime(2026, 6, 3, 11, tzinfo=UTC),
                            approval_state=ApprovalState.APPROVED)
