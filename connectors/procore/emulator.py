@@ -196,6 +196,11 @@ class ProcoreEmulator(Emulator):
             self._held_events: list[tuple[dict[str, Any], dict[str, Any]]] = []
             self._deliveries: list[Delivery] = []
             self.deny_authorization = False  # /oauth/authorize answers access_denied
+            # Procore's words for a locked entry are not documented: a test sets other words
+            # (another wording, a translation) to check that the status decides, not them.
+            self.lock_wording: str | None = None
+            # A permission the app lacks: every entry DELETE answers 403 with these words.
+            self.delete_refusal: str | None = None
 
     # --- Serving ----------------------------------------------------------------------------
 
@@ -938,15 +943,16 @@ class ProcoreEmulator(Emulator):
         return entry
 
     def _check_lock(self, entry: dict[str, Any], action: str) -> None:
+        if action == "delete" and self.delete_refusal:
+            raise _Invalid(403, "forbidden", {"errors": self.delete_refusal})
         status = entry["approval_status"]
         if action == "delete" and status in ("approved", "completed"):
-            raise _Invalid(403, "locked", {
-                "errors": f"This timecard entry is {status} and cannot be deleted. Ask a "
-                          "timesheet admin to move it back to pending first."})
+            raise _Invalid(403, "locked", {"errors": self.lock_wording or (
+                f"This timecard entry is {status} and cannot be deleted. Ask a timesheet "
+                "admin to move it back to pending first.")})
         if action == "edit" and status == "completed":
-            raise _Invalid(422, "locked", {
-                "errors": {"base": ["This timecard entry is completed and can no longer be "
-                                    "edited."]}})
+            raise _Invalid(422, "locked", {"errors": {"base": [self.lock_wording or (
+                "This timecard entry is completed and can no longer be edited.")]}})
 
     # --- Entries ------------------------------------------------------------------------------
 
