@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import signal
 import socket
 import sys
@@ -20,6 +21,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -66,8 +68,13 @@ class Emulator:
 
     A subclass sets the class attributes, calls `_clear_plumbing()` from its own state reset,
     and implements `_serve_request` (everything outside the control API), `_serve_control`,
-    `_invalid` (its own error for a refused body) and `_error_body` (its error shape).
+    `_invalid` (its own error for a refused body) and `_error_body` (its error shape). To keep
+    its state across restarts (the demo's), it implements `snapshot` and `restore` and calls
+    `_persist()` after every change it serves.
     """
+
+    # Where every change is saved (`keep_state_in`); None: memory only (the tests).
+    state_file: Path | None = None
 
     thread_name = "emulator"
     server_version = "Emulator/1.0"
@@ -107,6 +114,37 @@ class Emulator:
 
     def _error_body(self, message: str) -> Any:
         raise NotImplementedError
+
+    # --- Persistence (the demo keeps what its remote holds across restarts) ------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a restart must find again, as JSON-ready data `restore()` takes back."""
+        raise NotImplementedError
+
+    def restore(self, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def keep_state_in(self, path: Path) -> None:
+        """Take back the state saved at `path` (if there is one) and save every change there
+        from now on. Without it an emulator forgets everything when its process ends, and the
+        demo's ledger then says synced for entries the remote no longer holds."""
+        if path.exists():
+            self.restore(json.loads(path.read_text()))
+        self.state_file = path
+
+    def _persist(self) -> None:
+        """Save the state now, atomically: a new file renamed over the old one, so a process
+        killed mid-write leaves the previous state, never half a file. Under the lock, so two
+        requests served at once cannot interleave their writes or save an older state last."""
+        if self.state_file is None:
+            return
+        with self._lock:
+            temporary = self.state_file.with_name(self.state_file.name + ".tmp")
+            with temporary.open("w") as file:
+                json.dump(self.snapshot(), file)
+                file.flush()
+                os.fsync(file.fileno())
+            temporary.replace(self.state_file)
 
     # --- Serving ------------------------------------------------------------------------------
 
@@ -392,6 +430,9 @@ def add_serving_arguments(parser: argparse.ArgumentParser, *, default_port: int,
                         help="requests per window")
     parser.add_argument("--rate-window", type=float, default=rate_window, help="seconds")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument("--state-file", type=Path,
+                        help="JSON state loaded at start (if present) and saved after every "
+                             "change, so what the remote holds survives a restart")
 
 
 def serve_until_interrupted(emulator: Emulator, banner: str) -> None:

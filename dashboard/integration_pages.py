@@ -73,6 +73,7 @@ def _fetching(integration: Integration) -> str:
 def integration_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/integration_list.html", {
         "integrations": sync_selectors.integration_list(membership=request.membership),
+        "can_reconnect": roles.can_manage_integrations(request.membership),
     })
 
 

@@ -116,6 +116,7 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
         # The Mappings page is for those who may change how a project syncs.
         "can_link": roles.can_edit_reference_data(membership),
         "can_connect": roles.can_manage_organization(membership),
+        "can_reconnect": roles.can_manage_integrations(membership),
         "poll_seconds": POLL_SECONDS,
     })
 

@@ -74,14 +74,16 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
         membership=request.membership, integration=integration, dates=week, search=search,
         page_number=request.GET.get("page"), page_size=settings.SYNC_DASHBOARD_PAGE_SIZE,
     )
-    page, can_sync = grid.page, roles.can_sync_some_projects(request.membership)
+    page, can_sync = grid.page, _offers_syncs(request, integration)
     project_url = reverse("project_detail", kwargs={
         "organization_slug": request.organization.slug, "project_id": 0})
     context = {
         "integration": integration, "week": week, "search": search, "can_sync": can_sync,
+        "may_sync": roles.can_sync_some_projects(request.membership),
+        "can_reconnect": roles.can_manage_integrations(request.membership),
         "grid_rows": sync_grid.grid_rows(
             projects=page.object_list, week=week, cells=grid.cells, can_sync=can_sync,
-            project_url=project_url,
+            project_url=project_url, held=integration.reconnect_needed,
             not_linked_title=(f"Syncing this project fails until it is linked to a "
                               f"{integration.get_kind_display()} job"),
         ),
@@ -104,6 +106,13 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
     template = "dashboard/sync/grid.html" if request.htmx and request.htmx.target == "grid" \
         else "dashboard/sync/dashboard.html"
     return render(request, template, context)
+
+
+def _offers_syncs(request: HttpRequest, integration: Integration) -> bool:
+    """Whether the page offers syncing: to those who may sync, and only while the
+    integration can sync at all (not while it must be connected again)."""
+    return (roles.can_sync_some_projects(request.membership)
+            and not integration.reconnect_needed)
 
 
 def _address(path: str, *, week: date, search: str, page: int | str | None) -> str:
@@ -144,7 +153,7 @@ def sync_preview(request: HttpRequest, integration_id: int) -> HttpResponse:
     source = _dialog_source(request.GET)
     return render(request, "dashboard/sync/_dialog.html", {
         "integration": integration, "project": project, "day": day, "preview": preview,
-        "can_sync": roles.can_sync_some_projects(request.membership)
+        "can_sync": _offers_syncs(request, integration)
         and roles.can_work_on_project(request.membership, project),
         "source": source,
         # What Confirm posts: the project and day this dialog shows, as JSON made here and
@@ -226,7 +235,8 @@ def _cells_response(request: HttpRequest, integration: Integration, project_ids:
     return render(request, "dashboard/sync/_cells_update.html", {
         "integration": integration, "week": week,
         "cells_html": sync_grid.oob_cells(cells.values(),
-                                          can_sync=roles.can_sync_some_projects(request.membership)),
+                                          can_sync=_offers_syncs(request, integration),
+                                          held=integration.reconnect_needed),
         "active_projects": _active_projects(cells.values()), "poll_seconds": POLL_SECONDS,
     })
 

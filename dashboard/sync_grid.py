@@ -65,10 +65,15 @@ class _Column:
     escaped: built with the standard library's html.escape, as Django's lazy-aware escape
     costs more than the rest of the page when called thousands of times."""
 
-    def __init__(self, day: date, *, can_sync: bool, oob: bool = False) -> None:
+    def __init__(self, day: date, *, can_sync: bool, oob: bool = False,
+                 held: bool = False) -> None:
         self.day_id = f"{day:%Y%m%d}"
         self.label = label = day_label(day)
         self.oob = oob = ' hx-swap-oob="true"' if oob else ""
+        # An integration that must be connected again offers nothing to sync: its cells say
+        # how many wait, as plain text, never as a button that could only fail.
+        self.held = held
+        can_sync = can_sync and not held
         # A button for those who may sync, else plain text.
         self.open, self.close = (('<button type="button" class="cell-body"', "</button>")
                                  if can_sync else ('<span class="cell-body"', "</span>"))
@@ -106,9 +111,14 @@ class _Column:
             tail = self.ready.get(key)
             if tail is None:
                 n = cell.workers
-                title = f"Ready: {n} worker{'' if n == 1 else 's'}, {cell.hours!s} h"
+                workers = f"{n} worker{'' if n == 1 else 's'}, {cell.hours!s} h"
+                if self.held:
+                    title = f"Waiting: {workers}; nothing syncs until it is connected again"
+                    words = f"workers waiting on {self.label}: reconnect needed"
+                else:
+                    title, words = f"Ready: {workers}", f"workers ready to sync on {self.label}"
                 inner = (f'<span aria-hidden="true">&#9679;</span> {n}<span '
-                         f'class="visually-hidden"> workers ready to sync on {self.label}</span>')
+                         f'class="visually-hidden"> {words}</span>')
                 tail = self.ready[key] = (
                     f' class="cell cell-ready"{self.oob}>{self.open} title="{title}">{inner}'
                     f'{self.close}</div>')
@@ -133,13 +143,14 @@ _NONE, _READY, _SYNCED, _CHANGED, _IN_PROGRESS = (
 
 def grid_rows(*, projects: Sequence[GridProject], week: Sequence[date],
               cells: dict[tuple[int, date], Cell], can_sync: bool, project_url: str,
-              not_linked_title: str) -> SafeString:
+              not_linked_title: str, held: bool = False) -> SafeString:
     """The grid's body rows. `cells` holds the cells with anything in them (the others are
-    dashes); `project_url` is a project page's address with `0` where the id goes."""
+    dashes); `project_url` is a project page's address with `0` where the id goes; `held`:
+    the integration must be connected again, so no cell is offered."""
     prefix, suffix = project_url.rsplit("/0/", 1)
     pill = (f' <span class="pill not-linked" title="{escape(not_linked_title)}">Not linked'
             '</span>')
-    columns = [(day, _Column(day, can_sync=can_sync)) for day in week]
+    columns = [(day, _Column(day, can_sync=can_sync, held=held)) for day in week]
     get = cells.get
     rows = []
     for project in projects:
@@ -156,7 +167,7 @@ def grid_rows(*, projects: Sequence[GridProject], week: Sequence[date],
     return mark_safe("\n".join(rows))  # noqa: S308 (numbers, dates, constants or escaped)
 
 
-def oob_cells(cells: Iterable[Cell], *, can_sync: bool) -> SafeString:
+def oob_cells(cells: Iterable[Cell], *, can_sync: bool, held: bool = False) -> SafeString:
     """Cells swapped into the page by id (htmx out-of-band), for the poller and a new run."""
     columns: dict[date, _Column] = {}
     parts = []
@@ -164,7 +175,7 @@ def oob_cells(cells: Iterable[Cell], *, can_sync: bool) -> SafeString:
         column = columns.get(cell.work_date)
         if column is None:
             column = columns[cell.work_date] = _Column(cell.work_date, can_sync=can_sync,
-                                                       oob=True)
+                                                       oob=True, held=held)
         parts.append(f'<div id="cell-{cell.project_id}-{column.day_id}"{column.tail(cell)}')
     return mark_safe("".join(parts))  # noqa: S308 (see _Column)
 

@@ -6,12 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import factory
 
-from timesync import time_rules
+from timesync import crypto, time_rules
 from timesync.models import (
     CostCode,
+    Integration,
+    IntegrationKind,
     Membership,
     Organization,
     Project,
+    ProjectLink,
     Role,
     Shift,
     User,
@@ -102,3 +105,33 @@ class ShiftFactory(factory.django.DjangoModelFactory):
                                                          shift.break_minutes)
         shift.save()
         return shift
+
+
+class ProcoreIntegrationFactory(factory.django.DjangoModelFactory):
+    """A Procore integration held in our database only (pages that never call Procore); its
+    app's credentials stored as connecting leaves them. `reconnect_reason` for one whose
+    grant Procore stopped honouring."""
+
+    class Meta:
+        model = Integration
+
+    organization = factory.SubFactory(OrganizationFactory)
+    kind = IntegrationKind.PROCORE
+    name = "Procore"
+    settings = factory.LazyFunction(lambda: {
+        "api_base_url": "https://procore.example", "login_base_url": "https://procore.example",
+        "company_id": 4200000001, "grant": "client_credentials"})
+    credentials_encrypted = factory.LazyFunction(lambda: crypto.encrypt_json(
+        {"client_id": "timesync-app", "client_secret": "app-secret"}))
+    is_connected = True
+
+
+class ProjectLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProjectLink
+
+    integration = factory.SubFactory(ProcoreIntegrationFactory)
+    organization = factory.SelfAttribute("integration.organization")
+    project = factory.SubFactory(ProjectFactory,
+                                 organization=factory.SelfAttribute("..organization"))
+    remote_project_id = factory.Sequence(lambda n: str(7_100_000_001 + n))

@@ -157,6 +157,36 @@ def test_a_program_killed_with_sigkill_is_started_again(supervise, name):
     assert not running(first)
 
 
+def test_the_procore_emulator_started_again_still_holds_the_entries_sent_to_it(supervise):
+    # The demo's ledger says "synced" for what was sent: after a restart the remote must still
+    # hold it, or the next change re-sends it and its deletes fail.
+    import re
+
+    import requests
+
+    from tests.connectors.procore.fixtures import AARON, COMPANY_ID, PROJECT_ID, SEED
+    from timesync.management import procore_demo
+
+    procore_demo.seed_file().write_text(json.dumps(SEED))
+    name = "procore emulator"
+    supervisor, log = supervise(name)
+    wait_for(lambda: text(log).count(READY[name]) == 1, 60, f"{name} to start")
+    url = re.search(r"API and OAuth at (http://\S+)", text(log)).group(1)
+    token = requests.post(f"{url}/_emulator/tokens", json={}, timeout=5).json()["access_token"]
+    created = requests.post(
+        f"{url}/rest/v1.0/projects/{PROJECT_ID}/timecard_entries", timeout=5,
+        headers={"Authorization": f"Bearer {token}", "Procore-Company-Id": str(COMPANY_ID)},
+        json={"timecard_entry": {"party_id": AARON, "date": "2026-06-03", "hours": "8.00"}})
+    assert created.status_code == 201
+    first = supervisor.pid(name)
+
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: text(log).count(READY[name]) == 2, 60, f"{name} to be up again")
+
+    held = requests.get(f"{url}/_emulator/entries", timeout=5).json()
+    assert [entry["id"] for entry in held] == [created.json()["id"]]
+
+
 def test_a_second_beat_does_not_start_while_one_runs(supervise):
     first, first_log = supervise("celery beat", log_name="first.log")
     wait_for(lambda: READY["celery beat"] in text(first_log), 60, "the first beat")

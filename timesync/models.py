@@ -668,6 +668,9 @@ class CatalogItem(models.Model):
 
 
 class AuditEvent(models.TextChoices):
+    # An integration created before it is connected (Procore's authorization code grant waits
+    # for an admin to allow the app at Procore): "connected" is written once, when it is.
+    CREATED = "created", "Created"
     CONNECTED = "connected", "Connected"
     SETTINGS_CHANGED = "settings_changed", "Settings changed"
     CREDENTIALS_REPLACED = "credentials_replaced", "Credentials replaced"

@@ -99,7 +99,6 @@ class PlexxisEmulator(Emulator):
         self.api_key = api_key
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
-        self.state_file: Path | None = None  # where every write is saved, if set
         # Entry ids are never reused, not even after reset(): a remote never hands out an id
         # twice, and a test's stale id must not find a new entry.
         self._next_entry_number = 1
@@ -182,13 +181,6 @@ class PlexxisEmulator(Emulator):
                 self._entries[entry["id"]] = dict(entry)
             self._next_entry_number = max(self._next_entry_number,
                                           int(data.get("next_entry_number", 1)))
-
-    def _persist(self) -> None:
-        if self.state_file is None:
-            return
-        temporary = self.state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.snapshot()))
-        temporary.replace(self.state_file)  # atomic: a crash never leaves half a file
 
     # --- The API ----------------------------------------------------------------------------
 
@@ -572,9 +564,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_serving_arguments(parser, default_port=DEFAULT_PORT, rate_limit=600, rate_window=10.0)
     parser.add_argument("--seed-file", type=Path, help="JSON with employees, jobs, cost_codes")
-    parser.add_argument("--state-file", type=Path,
-                        help="JSON snapshot loaded at start (if present) and saved on every "
-                             "write, so entries survive a restart")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
     args = parser.parse_args(argv)
 
@@ -584,9 +573,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.seed_file:
         emulator.seed(**_seed_arguments(json.loads(args.seed_file.read_text())))
     if args.state_file:
-        if args.state_file.exists():
-            emulator.restore(json.loads(args.state_file.read_text()))
-        emulator.state_file = args.state_file
+        emulator.keep_state_in(args.state_file)
     base_url = emulator.start(args.host, args.port)
     serve_until_interrupted(
         emulator, f"Plexxis emulator: API at {base_url} (X-API-Key: {args.api_key}), control "

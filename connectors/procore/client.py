@@ -431,8 +431,9 @@ class ProcoreConnector(Connector):
             return mapping.procore_to_remote_entry(
                 self.client.update_entry(project_id, _entry_id(remote_id), body))
         except (ProcoreRejected, ProcoreRefused) as error:
-            if _is_lock(error, "edit"):
-                raise ProcoreLocked(self._locked(remote_id, "edit", error)) from error
+            locked = self._locked(remote_id, "edit", error)
+            if locked is not None:
+                raise ProcoreLocked(locked) from error
             if isinstance(error, ProcoreRejected):
                 raise ProcoreRejected(_rejected(entry, error.remote_message),
                                       remote_message=error.remote_message) from error
@@ -444,8 +445,9 @@ class ProcoreConnector(Connector):
         try:
             self.client.delete_entry(_entry_id(remote_id))
         except (ProcoreRejected, ProcoreRefused) as error:
-            if _is_lock(error, "delete"):
-                raise ProcoreLocked(self._locked(remote_id, "delete", error)) from error
+            locked = self._locked(remote_id, "delete", error)
+            if locked is not None:
+                raise ProcoreLocked(locked) from error
             raise
         except RemoteNotFound as error:
             raise RemoteNotFound(f"Procore has no timecard entry {remote_id}.") from error
@@ -540,23 +542,42 @@ class ProcoreConnector(Connector):
             "budget in Procore, or choose another cost code.", remote_message="")
 
     def _locked(self, remote_id: str, action: str,
-                error: ProcoreRejected | ProcoreRefused) -> str:
-        """Name the worker and day: payroll acts in Procore, and must know which entry."""
+                error: ProcoreRejected | ProcoreRefused) -> str | None:
+        """When Procore refused a change because it has locked the entry: what payroll reads,
+        naming the worker and day (they act in Procore, and must know which entry); else None.
+
+        Facts first: the entry read back (one GET, which the message needs anyway) says its
+        approval status, and an approved or completed entry is locked whatever Procore's words
+        were (they are not documented and may change or be translated). Procore's words are
+        the fallback, for a lock the status does not show (a locked pay period) or an entry
+        that cannot be read back (`_is_lock`)."""
         try:
             found: RemoteEntry | None = mapping.procore_to_remote_entry(
                 self.client.show_entry(_entry_id(remote_id)))
         except ConnectorError:
             found = None
-        return mapping.locked_message(found, remote_id, action, error.remote_message)
+        status = str((found.extra.get("approval_status") or "") if found else "").lower()
+        if status in LOCKED_STATUSES or _is_lock(error, action, known_status=bool(status)):
+            return mapping.locked_message(found, remote_id, action, error.remote_message)
+        return None
 
 
-def _is_lock(error: ProcoreRejected | ProcoreRefused, action: str) -> bool:
-    """A refusal of a change to an entry that exists: Procore's answer for an approved or
-    completed (locked) entry, or for a permission the app lacks; its message says which."""
+# What Procore's approval statuses lock: an approved entry cannot be deleted, a completed one
+# can be neither edited nor deleted.
+LOCKED_STATUSES = frozenset({"approved", "completed"})
+
+
+def _is_lock(error: ProcoreRejected | ProcoreRefused, action: str, *,
+             known_status: bool = False) -> bool:
+    """The fallback guess, from Procore's words: a refusal naming an approved, completed,
+    locked or signed entry is a lock. A 403 to a delete without such words is a lock too
+    unless it speaks of a permission, but only when the entry's status could not be read
+    back (`known_status`): a status read back that locks nothing means the app lacks a
+    permission, which stops the run instead of hiding as one entry's warning."""
     said = error.remote_message.lower()
     return any(word in said for word in ("approved", "completed", "locked", "signed")) or (
-        isinstance(error, ProcoreRefused) and error.status == 403 and action == "delete"
-        and "permission" not in said)
+        not known_status and isinstance(error, ProcoreRefused) and error.status == 403
+        and action == "delete" and "permission" not in said)
 
 
 def _rejected(entry: TimecardEntry, said: str) -> str:

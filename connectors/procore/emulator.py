@@ -12,7 +12,10 @@ control API under /_emulator/ (no token) lets another process seed it, inject fa
 tokens and read what it holds. Test and demo code only: never expose it beyond localhost.
 
     python -m connectors.procore.emulator --port 8767 --seed-file seed.json \
-        --client-id ID --client-secret SECRET
+        [--state-file state.json] --client-id ID --client-secret SECRET
+
+With --state-file (the demo's), what the API changes (entries, hooks, tokens, id counters) is
+saved after every change and taken back at the next start; tests keep it in memory.
 
 A seed file is JSON: {"companies": [...], "people": [...], "projects": [...], "sub_jobs": [...],
 "cost_codes": [...], "standard_cost_codes": [...], "time_types": [...], "entries": [...]}.
@@ -194,6 +197,11 @@ class ProcoreEmulator(Emulator):
             self._held_events: list[tuple[dict[str, Any], dict[str, Any]]] = []
             self._deliveries: list[Delivery] = []
             self.deny_authorization = False  # /oauth/authorize answers access_denied
+            # Procore's words for a locked entry are not documented: a test sets other words
+            # (another wording, a translation) to check that the status decides, not them.
+            self.lock_wording: str | None = None
+            # A permission the app lacks: every entry DELETE answers 403 with these words.
+            self.delete_refusal: str | None = None
 
     # --- Serving ----------------------------------------------------------------------------
 
@@ -438,6 +446,51 @@ class ProcoreEmulator(Emulator):
         self.wait_for_deliveries()
         self._clear_state()
 
+    # --- Persistence (the demo: `--state-file`) ------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the API changed: entries (deleted ones too, with their approval), hooks and
+        triggers, tokens and grants, and the id counters (an id is never handed out twice,
+        not even after a restart). Companies, people, projects and cost codes are not here:
+        they come from the seed file at every start, which `load_demo` keeps current."""
+        with self._lock:
+            return copy.deepcopy({
+                "entries": list(self._entries.values()), "hooks": list(self._hooks.values()),
+                "triggers": list(self._triggers.values()),
+                "access_tokens": self._access_tokens, "refresh_tokens": self._refresh_tokens,
+                "grants": self._grants, "clock_offset": self._clock_offset,
+                "next_ids": {"entry": self._peek("_entry_ids"),
+                             "object": self._peek("_object_ids"),
+                             "event": self._peek("_event_ids")},
+            })
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Take back a snapshot, after seeding: entries keep their ids. An entry of a project
+        the seed no longer holds is left out (its company was removed from the demo)."""
+        with self._lock:
+            for entry in data.get("entries", ()):
+                if int(entry["project_id"]) in self._projects:
+                    self._entries[int(entry["id"])] = dict(entry)
+            for hook in data.get("hooks", ()):
+                self._hooks[int(hook["id"])] = dict(hook)
+            for trigger in data.get("triggers", ()):
+                if int(trigger["hook_id"]) in self._hooks:
+                    self._triggers[int(trigger["id"])] = dict(trigger)
+            self._access_tokens.update(data.get("access_tokens", {}))
+            self._refresh_tokens.update(data.get("refresh_tokens", {}))
+            self._grants.update(data.get("grants", {}))
+            self._clock_offset = float(data.get("clock_offset", self._clock_offset))
+            for name, attribute in (("entry", "_entry_ids"), ("object", "_object_ids"),
+                                    ("event", "_event_ids")):
+                saved = int((data.get("next_ids") or {}).get(name, 0))
+                setattr(self, attribute, itertools.count(max(saved, self._peek(attribute))))
+
+    def _peek(self, attribute: str) -> int:
+        """The next id a counter hands out, without spending it."""
+        upcoming = next(getattr(self, attribute))
+        setattr(self, attribute, itertools.count(upcoming))
+        return upcoming
+
     def deliveries(self) -> list[Delivery]:
         with self._lock:
             return list(self._deliveries)
@@ -526,6 +579,8 @@ class ProcoreEmulator(Emulator):
                 outcome = _Outcome(404, {"errors": f"No such resource: {path}."})
         except _Invalid as error:
             outcome = _Outcome(error.status, error.body, error.headers)
+        if method != "GET" and outcome.status < 400:
+            self._persist()  # before the answer, lost or not: the change is made
         if fault is not None:  # lose_response: the work is done, the answer never leaves
             self._record(method, path, query, headers, None, body, content_type, fault.kind)
             handler.drop_connection()
@@ -903,15 +958,16 @@ class ProcoreEmulator(Emulator):
         return entry
 
     def _check_lock(self, entry: dict[str, Any], action: str) -> None:
+        if action == "delete" and self.delete_refusal:
+            raise _Invalid(403, "forbidden", {"errors": self.delete_refusal})
         status = entry["approval_status"]
         if action == "delete" and status in ("approved", "completed"):
-            raise _Invalid(403, "locked", {
-                "errors": f"This timecard entry is {status} and cannot be deleted. Ask a "
-                          "timesheet admin to move it back to pending first."})
+            raise _Invalid(403, "locked", {"errors": self.lock_wording or (
+                f"This timecard entry is {status} and cannot be deleted. Ask a timesheet "
+                "admin to move it back to pending first.")})
         if action == "edit" and status == "completed":
-            raise _Invalid(422, "locked", {
-                "errors": {"base": ["This timecard entry is completed and can no longer be "
-                                    "edited."]}})
+            raise _Invalid(422, "locked", {"errors": {"base": [self.lock_wording or (
+                "This timecard entry is completed and can no longer be edited.")]}})
 
     # --- Entries ------------------------------------------------------------------------------
 
@@ -1283,6 +1339,8 @@ class ProcoreEmulator(Emulator):
             outcome = _Outcome(error.status, error.body)
         except (ValueError, KeyError) as error:
             outcome = _Outcome(422, {"errors": str(error)})
+        if method != "GET" and outcome.status < 400:
+            self._persist()
         handler.send_json(outcome.status, outcome.body, outcome.headers)
 
     def _control(self, method: str, path: str, raw: bytes) -> _Outcome:
@@ -1594,6 +1652,8 @@ def main(argv: list[str] | None = None) -> None:
     emulator.verbose = args.verbose
     if args.seed_file:
         emulator.seed(**json.loads(args.seed_file.read_text()))
+    if args.state_file:  # after the seed: entries belong to its projects
+        emulator.keep_state_in(args.state_file)
     base_url = emulator.start(args.host, args.port)
     serve_until_interrupted(
         emulator, f"Procore emulator: API and OAuth at {base_url} (client id "

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
+
+from timesync.models import Integration, IntegrationKind
 
 register = template.Library()
 
@@ -19,3 +22,13 @@ def ago(value: datetime | None) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value)} ago"
+
+
+@register.simple_tag(takes_context=True)
+def reconnect_url(context: template.Context, integration: Integration) -> str:
+    """Where an admin connects `integration` (of the page's organization) again: Procore's
+    connect page (the OAuth grant is what was lost), else the settings page (a new API key)."""
+    name = ("procore_authorize" if integration.kind == IntegrationKind.PROCORE
+            else "integration_settings")
+    return reverse(name, kwargs={"organization_slug": context["organization"].slug,
+                                 "integration_id": integration.pk})

@@ -65,6 +65,19 @@ def test_coming_back_with_the_state_and_a_code_connects(browser_client, admin, s
     assert integration.audit_entries.filter(event=AuditEvent.CONNECTED).exists()
 
 
+def test_an_authorized_connect_is_one_connected_entry_after_its_creation(
+    browser_client, admin, stub_login
+):
+    client = browser_client(admin)
+    integration, state = start(client, admin, stub_login)
+
+    client.get(CALLBACK, {"state": state, "code": "good-code"})
+
+    events = list(integration.audit_entries.order_by("created_at", "id")
+                  .values_list("event", flat=True))
+    assert events == [AuditEvent.CREATED, AuditEvent.CONNECTED]
+
+
 def test_a_state_is_used_once(browser_client, admin, stub_login):
     client = browser_client(admin)
     _, state = start(client, admin, stub_login)

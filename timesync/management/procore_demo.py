@@ -43,6 +43,12 @@ def seed_file() -> Path:
     return Path(settings.VAR_DIR) / "procore-demo-seed.json"
 
 
+def state_file() -> Path:
+    """Where run_local's Procore emulator keeps what was sent to it (entries, hooks, tokens),
+    so a restart finds what the sync ledger says is there."""
+    return Path(settings.VAR_DIR) / "procore-demo-state.json"
+
+
 def company_id(organization: Organization) -> int:
     return _COMPANY + organization.pk
 
@@ -131,3 +137,4 @@ def _save(seed: dict[str, list[dict[str, Any]]]) -> None:
 def forget() -> None:
     """--reset: the demo companies go with the demo organizations."""
     seed_file().unlink(missing_ok=True)
+    state_file().unlink(missing_ok=True)

@@ -26,7 +26,7 @@ from connectors.base import (
     RemoteNotFound,
     TransientError,
 )
-from timesync.models import SyncRun
+from timesync.models import ACTIVE_SYNC_STATES, SyncRun
 from timesync.sync import runs
 from timesync.sync.engine import RunEngine
 from timesync.sync.ledger import OpKind, OpResult, RemoteOp, ResultKind
@@ -63,10 +63,22 @@ def sync_run_execute(*, run_id: int, connector: Connector | None = None) -> Exec
     try:
         return _execute(claimed.fence, connector)
     except RunLost:
-        # Another worker took the run over while this one was stalled; it finishes the run.
-        logger.warning("Sync run %s: attempt %s lost the run to another worker; stopping.",
-                       run_id, claimed.fence.attempt)
+        _log_lost(run_id, claimed.fence.attempt)
         return Execution(run_id=run_id, claimed=True)
+
+
+def _log_lost(run_id: int, attempt: int) -> None:
+    """Say why this attempt stopped. A run that was ended meanwhile (an integration put in
+    "reconnect needed" fails its runs with the reason, logged once where that is decided) was
+    not lost to another worker: saying so would send a reader after a race that never was."""
+    state = SyncRun.objects.filter(pk=run_id).values_list("state", flat=True).first()
+    if state is None or state not in ACTIVE_SYNC_STATES:
+        logger.info("Sync run %s: attempt %s stops, the run was ended meanwhile (%s).",
+                    run_id, attempt, state or "deleted")
+        return
+    # Another worker took the run over while this one was stalled; it finishes the run.
+    logger.warning("Sync run %s: attempt %s lost the run to another worker; stopping.",
+                   run_id, attempt)
 
 
 def _execute(fence: Fence, connector: Connector | None) -> Execution:

@@ -111,7 +111,8 @@ def _procore_connect(actor: Membership, candidate: Integration) -> Integration:
             return _create(actor, candidate)
     grant = procore.procore_grant_fetch(candidate)
     with transaction.atomic():
-        integration = _create(actor, candidate)
+        # procore_connected records the connect (with the company's name): one entry for it.
+        integration = _create(actor, candidate, audited=False)
         return procore.procore_connected(
             actor=actor.user, integration=integration, grant=grant,
             note=f"Connected to Procore company {grant.company_name} (client credentials).")
@@ -148,13 +149,19 @@ def _new_integration(
     return integration
 
 
-def _create(actor: Membership, integration: Integration) -> Integration:
+def _create(actor: Membership, integration: Integration, *, audited: bool = True
+            ) -> Integration:
+    """Save the new integration with its audit entry: "connected" when it is, "created"
+    otherwise. `audited=False` when the caller records the connect itself."""
     try:
         with transaction.atomic():
             integration.save()
     except IntegrityError as error:  # the same name, created a moment ago by someone else
         raise ValidationError({"name": _name_taken(integration.name)}) from error
+    if not audited:
+        return integration
     address = _base_url(integration) or "no address"
+    event = AuditEvent.CONNECTED if integration.is_connected else AuditEvent.CREATED
     if integration.is_connected:
         note = f"Connected to {integration.get_kind_display()} at {address}."
     elif integration.credentials_encrypted:
@@ -162,7 +169,7 @@ def _create(actor: Membership, integration: Integration) -> Integration:
                 f"{integration.get_kind_display()} allows the app.")
     else:
         note = "Created without credentials: not connected."
-    audit.record(integration=integration, actor=actor.user, event=AuditEvent.CONNECTED,
+    audit.record(integration=integration, actor=actor.user, event=event,
                  subject=integration.name, note=note)
     return integration
 

@@ -20,6 +20,7 @@ another worker stored or learns from Procore that the grant is gone.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -36,6 +37,8 @@ from timesync.models import (
     SyncState,
 )
 from timesync.sync import audit, dispatch
+
+logger = logging.getLogger(__name__)
 
 # Refresh a little before the end: a token that expires between our check and Procore's
 # reading of the request would fail a write whose outcome we then do not know.
@@ -169,6 +172,9 @@ def integration_reconnect_needed(*, integration_id: int, reason: str) -> bool:
         audit.record(integration=integration, actor=None, event=AuditEvent.RECONNECT_NEEDED,
                      subject=integration.name, note=reason)
         transaction.on_commit(lambda: dispatch.reconnect_email_enqueue(integration_id))
+    # Once, here: the runs it stops end without a line of their own.
+    logger.warning("Integration %s (%s) must be connected again: %s", integration_id,
+                   integration.name, reason)
     return True
 
 

@@ -399,6 +399,44 @@ def test_command_line_serves_the_seed_file_until_stopped(tmp_path):
         process.stdout.close()
 
 
+def test_with_a_state_file_an_entry_outlives_a_kill_and_a_restart(tmp_path):
+    from tests.connectors.plexxis.fixtures import COST_CODES, EMPLOYEES, JOBS
+
+    seed_file, state_file = tmp_path / "seed.json", tmp_path / "state.json"
+    seed_file.write_text(json.dumps({"employees": EMPLOYEES, "jobs": JOBS,
+                                     "cost_codes": COST_CODES}))
+
+    def serve() -> tuple[subprocess.Popen, str]:
+        process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "connectors.plexxis.emulator", "--port", "0",
+             "--seed-file", str(seed_file), "--state-file", str(state_file),
+             "--api-key", "cli-key"], cwd=REPOSITORY, stdout=subprocess.PIPE, text=True)
+        return process, process.stdout.readline().split("API at ", 1)[1].split(" ", 1)[0]
+
+    def stop(process: subprocess.Popen) -> None:
+        process.kill()  # SIGKILL: no chance to save anything on the way out
+        process.wait(timeout=5)
+        process.stdout.close()
+
+    first, base_url = serve()
+    try:
+        created = requests.post(f"{base_url}/timecard-entries", json=ENTRY, timeout=5,
+                                headers={"X-API-Key": "cli-key"})
+        assert created.status_code == 201
+    finally:
+        stop(first)
+    second, base_url = serve()
+    try:
+        listed = requests.get(f"{base_url}/timecard-entries", timeout=5,
+                              params={"job_number": ENTRY["job_number"],
+                                      "work_date": ENTRY["work_date"]},
+                              headers={"X-API-Key": "cli-key"})
+    finally:
+        stop(second)
+
+    assert [e["id"] for e in listed.json()["results"]] == [created.json()["id"]]
+
+
 def test_a_snapshot_restores_entries_with_their_ids(plexxis_emulator, plexxis, tmp_path):
     from connectors.plexxis.emulator import PlexxisEmulator
 

@@ -27,6 +27,7 @@ from connectors.procore.client import (
     ProcoreClient,
     ProcoreConnector,
     ProcoreLocked,
+    ProcoreRefused,
 )
 from connectors.procore.emulator import ProcoreEmulator
 from tests.connectors.procore.fixtures import (
@@ -362,6 +363,37 @@ def test_deleting_an_approved_entry_is_a_readable_rejection(procore, procore_emu
 
     assert procore_emulator.request_count("DELETE") == 1
     assert len(procore_emulator.entries()) == 1
+
+
+def test_a_lock_in_words_we_do_not_know_is_recognised_by_the_entrys_status(
+        procore, procore_emulator):
+    created = procore.create_entry(make_entry())
+    procore_emulator.set_approval_status(int(created.remote_id), "completed")
+    procore_emulator.lock_wording = "Cette entrée ne peut plus être modifiée."
+
+    with pytest.raises(ProcoreLocked, match="Aaron Abbott's entry of 2025-03-10"):
+        procore.update_entry(created.remote_id, make_entry(hours=Decimal("6")))
+
+
+def test_a_delete_refused_as_a_permission_on_an_approved_entry_is_its_lock(
+        procore, procore_emulator):
+    created = procore.create_entry(make_entry())
+    procore_emulator.set_approval_status(int(created.remote_id), "approved")
+    procore_emulator.lock_wording = "You do not have permission to perform this action."
+
+    with pytest.raises(ProcoreLocked, match="Aaron Abbott's entry of 2025-03-10"):
+        procore.delete_entry(created.remote_id)
+
+
+def test_a_delete_refused_on_a_pending_entry_is_the_apps_permission_not_a_lock(
+        procore, procore_emulator):
+    created = procore.create_entry(make_entry())
+    procore_emulator.delete_refusal = "Forbidden."  # the app may not delete entries
+
+    with pytest.raises(ProcoreRefused) as raised:
+        procore.delete_entry(created.remote_id)
+
+    assert not isinstance(raised.value, ProcoreLocked)
 
 
 # --- Company lists (the sweep) --------------------------------------------------------------

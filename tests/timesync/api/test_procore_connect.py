@@ -108,3 +108,14 @@ def test_disconnecting_deletes_the_tokens_and_revokes_them_at_procore(api, admin
     entry = Integration.objects.get(pk=created["id"]).audit_entries.get(
         event=AuditEvent.DISCONNECTED)
     assert "Procore tokens" in entry.note
+
+
+def test_a_client_credentials_connect_is_one_connected_entry_in_the_audit_trail(
+    api, admin, stub_login
+):
+    response = api(admin).post(integrations_url(admin.organization), body(stub_login),
+                               format="json")
+
+    integration = Integration.objects.get(pk=response.json()["id"])
+    (entry,) = integration.audit_entries.filter(event=AuditEvent.CONNECTED)
+    assert "Acme" in entry.note

@@ -195,3 +195,24 @@ def test_an_update_to_an_entry_procore_locked_is_a_warning_naming_worker_and_day
     assert "{" not in message  # Procore's words, not its JSON
     assert world.emulator.request_count("PATCH") == patches_before + 1  # tried once, no loop
     assert world.remote() == [(AARON, "8.00", "REG", "03-100")]
+
+
+def test_a_run_that_meets_a_revoked_grant_fails_with_the_reason_and_logs_it_once(world, caplog):
+    from timesync import crypto
+    from timesync.models import OAuthToken
+
+    stored = OAuthToken.objects.get(integration=world.integration)
+    world.emulator.revoke_grant_of(crypto.decrypt_json(stored.refresh_token_encrypted)["token"])
+    world.emulator.expire_access_tokens()
+    world.shift("aaron")
+
+    with caplog.at_level("INFO", logger="timesync"):
+        run = world.sync()
+
+    assert run.state == SyncState.FAILED
+    assert "must be connected again" in run.error
+    assert "revoked" in run.error
+    said = [record.getMessage() for record in caplog.records]
+    assert not [line for line in said if "another worker" in line]
+    assert len([line for line in said if "revoked" in line]) == 1
+    assert world.emulator.entries() == []

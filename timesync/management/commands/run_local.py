@@ -56,9 +56,10 @@ def programs(*, plexxis_port: int, procore_port: int = procore_demo.DEMO_PORT) -
         Program("plexxis emulator", "connectors.plexxis.emulator", (
             "--port", str(plexxis_port), "--state-file", str(plexxis_demo.state_file()),
         )),
-        # The demo's Procore, its companies seeded by load_demo (none before it ran).
+        # The demo's Procore, its companies seeded by load_demo (none before it ran), with
+        # what was sent to it in var/ so the entries outlive a restart.
         Program("procore emulator", "connectors.procore.emulator", (
-            "--port", str(procore_port),
+            "--port", str(procore_port), "--state-file", str(procore_demo.state_file()),
             *(("--seed-file", str(procore_demo.seed_file()))
               if procore_demo.seed_file().exists() else ()),
         )),
