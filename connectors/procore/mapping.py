@@ -115,17 +115,21 @@ def entry_to_bulk(
     entry: TimecardEntry, *, start_stop: bool, time_type_ids: Mapping[str, int],
     cost_code_id: int | None,
 ) -> dict[str, Any] | None:
-    """One item of the company bulk create, or None when the bulk endpoint cannot carry it:
-    it types `hours` as an integer, so fractional total hours go one by one instead."""
+    """One item of the company bulk create, or None when the bulk endpoint cannot carry it
+    and the entry goes one by one: it types `hours` as an integer (fractional total hours
+    cannot travel) and has no `lunch_time` (start and stop times with a break would arrive
+    as longer hours than were worked)."""
     item = entry_to_procore(entry, start_stop=start_stop, time_type_ids=time_type_ids,
                             cost_code_id=cost_code_id)
     item["project_id"] = split_project_id(entry.project_remote_id)[0]
-    if not start_stop:
+    if start_stop:
+        if item.pop("lunch_time", "0") != "0":
+            return None
+    else:
         hours = as_decimal_hours(entry.hours)
         if hours != hours.to_integral_value():
             return None
         item["hours"] = int(hours)
-    item.pop("lunch_time", None)  # not a field of the bulk endpoint
     return item
 
 
