@@ -74,11 +74,14 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
         membership=request.membership, integration=integration, dates=week, search=search,
         page_number=request.GET.get("page"), page_size=settings.SYNC_DASHBOARD_PAGE_SIZE,
     )
-    page, can_sync = grid.page, roles.can_sync_some_projects(request.membership)
+    # An integration that only receives offers nothing to sync: no cell opens a dialog.
+    page = grid.page
+    can_sync = roles.can_sync_some_projects(request.membership) and integration.sends
     project_url = reverse("project_detail", kwargs={
         "organization_slug": request.organization.slug, "project_id": 0})
     context = {
         "integration": integration, "week": week, "search": search, "can_sync": can_sync,
+        "receives_only": not integration.sends,
         "grid_rows": sync_grid.grid_rows(
             projects=page.object_list, week=week, cells=grid.cells, can_sync=can_sync,
             project_url=project_url,
@@ -145,7 +148,7 @@ def sync_preview(request: HttpRequest, integration_id: int) -> HttpResponse:
     return render(request, "dashboard/sync/_dialog.html", {
         "integration": integration, "project": project, "day": day, "preview": preview,
         "can_sync": roles.can_sync_some_projects(request.membership)
-        and roles.can_work_on_project(request.membership, project),
+        and roles.can_work_on_project(request.membership, project) and integration.sends,
         "source": source,
         # What Confirm posts: the project and day this dialog shows, as JSON made here and
         # escaped by the template into the attribute. Query text written into a JSON template
@@ -226,7 +229,8 @@ def _cells_response(request: HttpRequest, integration: Integration, project_ids:
     return render(request, "dashboard/sync/_cells_update.html", {
         "integration": integration, "week": week,
         "cells_html": sync_grid.oob_cells(cells.values(),
-                                          can_sync=roles.can_sync_some_projects(request.membership)),
+                                          can_sync=roles.can_sync_some_projects(request.membership)
+                                          and integration.sends),
         "active_projects": _active_projects(cells.values()), "poll_seconds": POLL_SECONDS,
     })
 

@@ -490,6 +490,14 @@ class Integration(models.Model):
     def reconnect_needed(self) -> bool:
         return bool(self.reconnect_reason)
 
+    @property
+    def sends(self) -> bool:
+        """Whether Timesync sends hours to this integration's remote: the one rule that every
+        way of starting a sync (a dashboard cell, a project card, the API, the nightly
+        schedule) and the dashboard follow. Only a Procore integration has a direction, and
+        one that only receives (`receive`) is never sent to."""
+        return (self.settings or {}).get("direction") != "receive"
+
 
 class OAuthToken(models.Model):
     """An integration's OAuth tokens (Procore), encrypted at rest like its credentials.

@@ -36,7 +36,7 @@ from timesync.models import (
     Worker,
 )
 from timesync.sync import dispatch
-from timesync.sync.selectors import require_connected
+from timesync.sync.selectors import require_connected, require_sends
 
 WRITE_OUTCOMES = (SyncOutcome.CREATED, SyncOutcome.UPDATED, SyncOutcome.DELETED)
 FINAL_STATES = (SyncState.SUCCEEDED, SyncState.SUCCEEDED_WITH_WARNINGS, SyncState.FAILED)
@@ -79,6 +79,7 @@ def sync_run_start(
     if problem:
         raise ValidationError({"work_date": problem})
     require_connected(integration)
+    require_sends(integration)
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(
