@@ -55,6 +55,9 @@ class RemoteProject:
     name: str
     number: str = ""
     parent_remote_id: str = ""  # a sub job's job; "" for a job
+    # Its timesheets take start and stop times (and the lunch break), not total hours: a
+    # Procore project's setting, kept in the catalog so a run need not ask for it.
+    start_stop: bool = False
 
 
 @dataclass(frozen=True)

@@ -654,6 +654,9 @@ class CatalogItem(models.Model):
     # A sub job's job (empty for a job): for a picker that nests them, later.
     parent_remote_id = models.CharField(max_length=100, blank=True)
     active = models.BooleanField(default=True)
+    # A job whose timesheets take start and stop times, not total hours (Procore's project
+    # setting): the export sends time_in/time_out and the lunch break for it.
+    start_stop = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -185,7 +185,15 @@ def procore_to_remote_project(data: Mapping[str, Any]) -> RemoteProject:
     project_id = _required_id(data, "project")
     number = str(data.get("project_number") or "")
     return RemoteProject(remote_id=str(project_id), name=str(data.get("name") or project_id),
-                         number=number)
+                         number=number, start_stop=takes_start_stop(data))
+
+
+def takes_start_stop(data: Mapping[str, Any]) -> bool:
+    """Whether a project's timesheets take start and stop times rather than total hours.
+    Procore keeps that in the project's timesheet settings and the OpenAPI subset shows no
+    field for it: we read `timecard_entry_mode` ("hours" or "start_stop"), the emulator's
+    name for it, and take total hours when a project says nothing."""
+    return data.get("timecard_entry_mode") == "start_stop"
 
 
 def procore_sub_job_to_remote_project(project: RemoteProject,
@@ -195,7 +203,7 @@ def procore_sub_job_to_remote_project(project: RemoteProject,
     return RemoteProject(remote_id=join_project_id(project.remote_id, sub_job_id),
                          name=f"{project.name} / {label}",
                          number=str(data.get("code") or ""),
-                         parent_remote_id=project.remote_id)
+                         parent_remote_id=project.remote_id, start_stop=project.start_stop)
 
 
 def procore_to_remote_cost_code(data: Mapping[str, Any]) -> RemoteCostCode:
