@@ -122,3 +122,26 @@ def test_fractional_hours_go_one_by_one_beside_a_bulk_of_whole_hours(world):
     assert sorted(e["hours"] for e in world.emulator.entries()) == ["7.50", "8.00", "8.00"]
     assert world.emulator.request_count("POST", BULK) == 1
     assert world.emulator.request_count("POST", SINGLE) == 1
+
+
+def test_creates_begun_beside_an_update_that_stopped_the_attempt_are_sent_next_time_at_once(
+        world, settings):
+    # A write whose answer was lost waits out the request lifetime before it is looked up; a
+    # create begun in the same batch but never sent must not wait with it.
+    settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS = 90
+    workers = crew(world, 3)
+    edited = whole_day(world, workers[0])
+    world.sync()
+    services.shift_update(actor=world.payroll, shift=edited, break_minutes=60)
+    for worker in workers[1:]:
+        whole_day(world, worker)
+    # The update meets 429s past the waits one call makes (refused before any work): the
+    # attempt stops before the creates are sent.
+    world.emulator.inject("rate_limit", count=6, method="PATCH", seconds=0.1)
+
+    run = world.sync()
+
+    assert run.state == SyncState.SUCCEEDED, run.error
+    assert (run.created_count, run.updated_count) == (2, 1)
+    assert sorted(e["hours"] for e in world.emulator.entries()) == ["7.50", "8.00", "8.00"]
+    assert set(entries_per_key(world).values()) == {1}
