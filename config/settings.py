@@ -402,6 +402,15 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # How often beat asks for lost runs to be found and sent again (lowered by tests that kill workers).
 SYNC_RECOVERY_INTERVAL_SECONDS = env.float("SYNC_RECOVERY_INTERVAL_SECONDS", default=60.0)
 PROCORE_SWEEP_INTERVAL_SECONDS = env.int("PROCORE_SWEEP_INTERVAL_SECONDS", default=15 * 60)
+# The QuickBooks Web Connector (timesync/sync/web_connector.py): how often the .qwc file asks it
+# to run (0: only when someone clicks Update Selected), how long a ticket lives, and how long a
+# session may stay silent before another Web Connector of the same integration is let in.
+QBWC_RUN_EVERY_MINUTES = env.int("QBWC_RUN_EVERY_MINUTES", default=15)
+QBWC_TICKET_MAX_AGE_SECONDS = env.int("QBWC_TICKET_MAX_AGE_SECONDS", default=60 * 60)
+QBWC_SESSION_IDLE_SECONDS = env.int("QBWC_SESSION_IDLE_SECONDS", default=5 * 60)
+# QuickBooks' lists (employees, customers and jobs, items, wage items) are read again in a session
+# once the copy is older than this, or when someone asks ("Refresh from QuickBooks").
+QBWC_CATALOG_MAX_AGE_SECONDS = env.int("QBWC_CATALOG_MAX_AGE_SECONDS", default=12 * 60 * 60)
 CELERY_BEAT_SCHEDULE = {
     "recover-lost-sync-runs": {"task": "timesync.tasks.recover_sync_runs",
                                "schedule": SYNC_RECOVERY_INTERVAL_SECONDS},

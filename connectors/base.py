@@ -109,6 +109,8 @@ class RemoteEntry:
     work_date: date
     hours: Decimal
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The remote's version of the entry, where editing it needs one (QuickBooks' EditSequence).
+    version: str = field(default="", compare=False)
 
 
 # --- Errors ---------------------------------------------------------------------------------

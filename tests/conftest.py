@@ -90,3 +90,13 @@ def browser_client(client) -> Callable[[Membership], object]:
         return client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def qbxml_schema():
+    """Intuit's qbXML 13.0 schema (tests/connectors/quickbooks/qbxml/, copied with its
+    provenance), loaded once: every qbXML request we build is validated against it."""
+    import xmlschema
+
+    schema_dir = Path(__file__).parent / "connectors" / "quickbooks" / "qbxml" / "v13"
+    return xmlschema.XMLSchema(str(schema_dir / "qbxmlops130.xsd"))

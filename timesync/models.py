@@ -330,6 +330,9 @@ class Shift(models.Model):
     break_minutes = models.PositiveIntegerField("unpaid break minutes", default=0)
     time_type = models.CharField(max_length=20, choices=TimeType.choices, default=TimeType.REGULAR)
     notes = models.TextField(blank=True)
+    # The trade the hours were worked as (Procore's work classification: "Carpenter",
+    # "Labourer"): it sets the wage rate, so payroll needs it. Free text: kept as received.
+    classification = models.CharField(max_length=200, blank=True)
 
     work_date = models.DateField(db_index=True)
     paid_seconds = models.PositiveIntegerField(null=True, blank=True)
@@ -404,6 +407,11 @@ class IntegrationKind(models.TextChoices):
     PLEXXIS = "plexxis", "Plexxis"
     PROCORE = "procore", "Procore"
     QUICKBOOKS_DESKTOP = "quickbooks_desktop", "QuickBooks Desktop"
+
+
+# Remotes that call us rather than being called (the QuickBooks Web Connector polls): their runs
+# wait for the remote (SyncState.WAITING) instead of going to a worker.
+PULLED_KINDS = frozenset({IntegrationKind.QUICKBOOKS_DESKTOP})
 
 
 class MatchField(models.TextChoices):
@@ -680,6 +688,7 @@ class AuditEvent(models.TextChoices):
     CATALOG_REFRESHED = "catalog_refreshed", "Refreshed from the remote"
     DISCONNECTED = "disconnected", "Disconnected"
     RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
+    CREATED_FROM_REMOTE = "created_from_remote", "Created from the remote"
 
 
 class IntegrationAuditEntry(models.Model):
@@ -844,6 +853,8 @@ class ExternalRecord(models.Model):
         default=1, help_text="Moves on when a deleted entry is created again (a new key)."
     )
     remote_id = models.CharField(max_length=100, blank=True)
+    # The remote's version of the entry where editing needs it (QuickBooks' EditSequence).
+    remote_version = models.CharField(max_length=40, blank=True)
     state = models.CharField(max_length=20, choices=RecordState.choices)
     payload_hash = models.CharField(max_length=64, blank=True)
     # Where the remote entry lives, as last written: a shift moved since is deleted there.
@@ -910,6 +921,63 @@ class ProcoreReceiver(models.Model):
         return f"Receiving from {self.integration}"
 
 
+class WebConnectorAccount(models.Model):
+    """How the QuickBooks Web Connector signs in for one QuickBooks Desktop integration.
+
+    The user name is unique across every organization: `/qbwc/` is one endpoint for all of
+    them, and the user name is what tells it whose Web Connector is calling."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.OneToOneField(
+        Integration, on_delete=models.CASCADE, related_name="web_connector"
+    )
+    user_name = models.CharField(max_length=60, unique=True)
+    # Django's password hasher: the password is shown once, when made, and never again.
+    password_hash = models.CharField(max_length=200)
+    password_changed_at = models.DateTimeField(default=timezone.now)
+    # QuickBooks remembers the application by these two: they never change for an integration.
+    owner_id = models.CharField(max_length=38)
+    file_id = models.CharField(max_length=38)
+    company_file = models.CharField(
+        max_length=500, blank=True,
+        help_text="The company file the Web Connector first opened; another one is refused.")
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Web Connector user {self.user_name}"
+
+
+class WebConnectorSession(models.Model):
+    """One Web Connector session: from authenticate to closeConnection (or until it expires).
+
+    Only the ticket's digest is kept: a stolen database cannot be used to pose as a Web
+    Connector. `work` holds what the session sent and has not heard back about (the engine's
+    operations, serialized, by requestID) and its list iterators."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="web_connector_sessions"
+    )
+    ticket_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    company_file = models.CharField(max_length=500, blank=True)
+    last_error = models.TextField(blank=True)
+    work = models.JSONField(default=dict, blank=True)
+    blocks_sent = models.PositiveIntegerField(default=0)
+    blocks_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["integration", "closed_at", "-last_seen_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Web Connector session {self.pk} of integration {self.integration_id}"
+
+
 class InboundState(models.TextChoices):
     PENDING = "pending", "Pending"
     APPLIED = "applied", "Applied"
@@ -947,6 +1015,10 @@ class InboundEvent(models.Model):
     # different moments must not let the older state win.
     remote_updated_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # When a pending event is tried again after Procore asked us to wait (429, 503), and how
+    # many times in a row it was told to wait (bounded; an admin's retry starts again).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    waits = models.PositiveSmallIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     failure_notified_at = models.DateTimeField(null=True, blank=True)

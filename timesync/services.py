@@ -355,7 +355,9 @@ def cost_code_update(*, actor: Membership, cost_code: CostCode, **fields: Any) -
 # --- Shifts ---------------------------------------------------------------------------------
 
 # Changing any of these changes paid hours or where they go: an approval no longer holds.
-_PAID_TIME_FIELDS = ("worker", "project", "cost_code", "start", "end", "break_minutes", "time_type")
+# The classification (the trade, as Procore keeps it) sets the wage rate: it is paid time too.
+_PAID_TIME_FIELDS = ("worker", "project", "cost_code", "start", "end", "break_minutes", "time_type",
+                     "classification")
 _SHIFT_FIELDS = (*_PAID_TIME_FIELDS, "notes")
 
 
@@ -438,12 +440,14 @@ def shift_create(
     cost_code: CostCode | None = None,
     time_type: str = TimeType.REGULAR,
     notes: str = "",
+    classification: str = "",
 ) -> Shift:
     _lock_worker(worker)
     shift = Shift(
         organization_id=actor.organization_id,
         worker=worker, project=project, cost_code=cost_code, start=start, end=end,
-        break_minutes=break_minutes, time_type=time_type, notes=notes, created_by=actor.user,
+        break_minutes=break_minutes, time_type=time_type, notes=notes,
+        classification=classification, created_by=actor.user,
     )
     _check_shift(shift, actor=actor)
     _derive(shift)

@@ -102,6 +102,7 @@ def process_procore_event(*, event_id: int) -> None:
 
 @shared_task
 def sweep_procore_integrations() -> None:
+    procore_receive.inbound_events_requeue()  # messages whose task was lost
     procore_receive.procore_sweeps_run()
 
 

@@ -181,6 +181,7 @@ class ProcoreEmulator(Emulator):
             self._standard_lists: dict[int, dict[str, Any]] = {}
             self._standard_cost_codes: dict[int, dict[str, Any]] = {}
             self._time_types: dict[int, dict[str, Any]] = {}
+            self._work_classifications: dict[int, dict[str, Any]] = {}
             self._entries: dict[int, dict[str, Any]] = {}
             self._hooks: dict[int, dict[str, Any]] = {}
             self._triggers: dict[int, dict[str, Any]] = {}
@@ -356,6 +357,10 @@ class ProcoreEmulator(Emulator):
             row.setdefault("full_code", row["code"])
             row.setdefault("name", "")
             self._standard_cost_codes[row_id] = row
+        elif kind == "work_classifications":
+            row["company_id"] = self._seeded_company(row)
+            row.setdefault("name", f"Classification {row_id}")
+            self._work_classifications[row_id] = row
         elif kind == "time_types":
             row["company_id"] = self._seeded_company(row)
             row.setdefault("global", False)
@@ -409,6 +414,16 @@ class ProcoreEmulator(Emulator):
         with self._lock:
             entry = self._entries[int(entry_id)]
             return self._update_entry(entry, changes, source=None)
+
+    def move_in_procore(self, entry_id: int, project_id: int) -> dict[str, Any]:
+        """Someone moves an entry to another project of the company in Procore (its sub job
+        and cost code stay behind: they belong to the old project)."""
+        with self._lock:
+            entry = self._entries[int(entry_id)]
+            if int(project_id) not in self._projects:
+                raise ValueError(f"No project {project_id}")
+            entry.update(project_id=int(project_id), sub_job_id=None, cost_code_id=None)
+            return self._update_entry(entry, {}, source=None)
 
     def create_in_procore(self, project_id: int, **fields: Any) -> dict[str, Any]:
         with self._lock:
@@ -962,6 +977,9 @@ class ProcoreEmulator(Emulator):
             time_type_id = next((t["id"] for t in self._time_types.values()
                                  if t["company_id"] == company_id
                                  and t["abbreviated_time_type"] == "REG"), None)
+        classification_id = check("work_classification_id", lambda: _ref(
+            merged.get("work_classification_id"), self._work_classifications, "classification",
+            company_id=company_id))
         origin_id = check("origin_id", lambda: _optional_int(merged.get("origin_id")))
         origin_data = check("origin_data", lambda: _optional_str(merged.get("origin_data")))
         description = check("description", lambda: _optional_str(merged.get("description")))
@@ -990,7 +1008,8 @@ class ProcoreEmulator(Emulator):
                 "time_out": time_out, "lunch_time": lunch, "cost_code_id": cost_code_id,
                 "sub_job_id": sub_job_id, "timecard_time_type_id": time_type_id,
                 "origin_id": origin_id, "origin_data": origin_data,
-                "description": description or "", "billable": billable}
+                "description": description or "", "billable": billable,
+                "work_classification_id": classification_id}
 
     def _render_entry(self, entry: dict[str, Any]) -> dict[str, Any]:
         """An entry as Procore answers: related records nested, not flat *_id fields."""
@@ -998,6 +1017,8 @@ class ProcoreEmulator(Emulator):
         cost_code = self._cost_codes.get(entry["cost_code_id"] or 0)
         sub_job = self._sub_jobs.get(entry["sub_job_id"] or 0)
         time_type = self._time_types.get(entry["timecard_time_type_id"] or 0)
+        classification = self._work_classifications.get(
+            entry.get("work_classification_id") or 0)
         project = self._projects[entry["project_id"]]
         return {
             "id": entry["id"], "date": entry["date"], "hours": entry["hours"],
@@ -1018,6 +1039,8 @@ class ProcoreEmulator(Emulator):
             "timecard_time_type": None if time_type is None else {
                 "id": time_type["id"], "time_type": time_type["time_type"],
                 "abbreviated_time_type": time_type["abbreviated_time_type"]},
+            "work_classification": None if classification is None else {
+                "id": classification["id"], "name": classification["name"]},
         }
 
     def _bulk_create(self, company_id: int, body: dict[str, Any],
@@ -1313,12 +1336,12 @@ class ProcoreEmulator(Emulator):
 
 
 _SEED_KINDS = ("companies", "people", "projects", "sub_jobs", "cost_codes",
-               "standard_cost_codes", "time_types", "entries")
+               "standard_cost_codes", "time_types", "work_classifications", "entries")
 _ENTRY_WRITE_FIELDS = frozenset({
     "party_id", "date", "hours", "time_in", "time_out", "lunch_time", "cost_code_id",
     "sub_job_id", "timecard_time_type_id", "origin_id", "origin_data", "description",
     "billable", "timesheet_id", "location_id", "line_item_type_id", "datetime",
-    "daily_log_segment_id", "login_information_id",
+    "daily_log_segment_id", "login_information_id", "work_classification_id",
 })
 
 

@@ -141,6 +141,8 @@ def procore_to_remote_entry(data: Mapping[str, Any]) -> RemoteEntry:
         cost_code = data.get("cost_code") or {}
         time_type = data.get("timecard_time_type") or {}
         party = data.get("party") or {}
+        sub_job = data.get("sub_job") or {}
+        classification = data.get("work_classification") or {}
         return RemoteEntry(
             remote_id=str(int(data["id"])),
             idempotency_key=data.get("origin_data") or None,
@@ -151,9 +153,15 @@ def procore_to_remote_entry(data: Mapping[str, Any]) -> RemoteEntry:
             extra={
                 "time_type": TIME_TYPES.get(time_type.get("abbreviated_time_type") or ""),
                 "timecard_time_type_id": time_type.get("id"),
+                # What Procore calls it, for a time type none of ours matches by abbreviation.
+                "time_type_name": time_type.get("time_type") or "",
+                "time_type_abbreviation": time_type.get("abbreviated_time_type") or "",
                 "cost_code_remote_id": cost_code.get("full_code") or None,
                 "cost_code_id": cost_code.get("id"),
+                "cost_code_name": cost_code.get("name") or "",
                 "sub_job_id": sub_job_id,
+                "sub_job_name": sub_job.get("name") or sub_job.get("code") or "",
+                "classification": classification.get("name") or "",
                 "party_name": party.get("name") or "",
                 "origin_id": data.get("origin_id"),
                 "time_in": data.get("time_in"),

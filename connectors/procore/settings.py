@@ -45,6 +45,25 @@ class ProcoreSettings(ConnectorSettings):
     application_id: str = Field(default="", max_length=100,
                                 description="Our app's id in Procore (its webhooks are ours).")
 
+    # What a time card entered in Procore may create here when nothing of ours is linked to
+    # its person, cost code or sub job. Each creation is named in the message's outcome and the
+    # integration's audit trail; where one is off, the message fails naming what to link.
+    # Workers: on, but only people Procore marks as employees (the people payroll pays); a
+    # visitor or a subcontractor's man is never made a worker silently.
+    create_workers: bool = Field(
+        default=True, description="Create (and link) a worker for a Procore employee whose "
+        "time card arrives with no worker of ours linked.")
+    # Cost codes: on. A code is the company's own list, not a stranger: dropping it would
+    # send hours to the wrong cost line, and failing every new code is noise.
+    create_cost_codes: bool = Field(
+        default=True, description="Create (and link) a cost code Procore uses that no cost code "
+        "of ours is linked to.")
+    # Sub jobs: off, as Timesite's option is. Off books a sub job's hours on its job's
+    # project; on makes a project of ours per sub job, copying the job's settings.
+    create_sub_job_projects: bool = Field(
+        default=False, description="Make a project of ours for a sub job of a linked project "
+        "(else its hours go to the linked project).")
+
     @property
     def receives(self) -> bool:
         return self.direction in RECEIVING_DIRECTIONS

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def failed_message(receiving: Receiving) -> InboundEvent:
+    receiving.configure(create_workers=False)  # so her time card waits for a link by hand
     receiving.create_in_procore(hours="7.50", party_id=ADRIANA)
     return InboundEvent.objects.get(integration=receiving.integration,
                                     state=InboundState.FAILED)

@@ -59,6 +59,8 @@ from timesync.models import (
     SyncState,
     SyncTrigger,
     User,
+    WebConnectorAccount,
+    WebConnectorSession,
     Worker,
     WorkerLink,
 )
@@ -122,6 +124,8 @@ TABLE_RULES: dict[type[Model], tuple[Rule, ...]] = {
     SyncRun: (_project_work,), SyncLogEntry: (_project_work,), ExternalRecord: (_project_work,),
     # Messages from Procore: an admin retries a failed one; disconnecting removes the receiver.
     InboundEvent: (_integrations,), ProcoreReceiver: (_integrations,),
+    # The Web Connector's sign-in: an admin replaces its password (which ends its sessions).
+    WebConnectorAccount: (_integrations,), WebConnectorSession: (_integrations,),
 }
 # Whole apps: Django's groups and permissions belong to no organization; API tokens belong to
 # their owner, and only an admin, taking a member out of the organization, may end theirs.

@@ -162,12 +162,12 @@ class ShiftSerializer(serializers.ModelSerializer):
         fields = [
             "id", "worker", "worker_name", "project", "project_name", "cost_code",
             "cost_code_label", "start", "end", "break_minutes", "time_type", "notes",
-            "work_date", "paid_hours", "approval_state", "decided_by", "decided_at",
-            "rejection_reason", "version", "created_at", "updated_at",
+            "classification", "work_date", "paid_hours", "approval_state", "decided_by",
+            "decided_at", "rejection_reason", "version", "created_at", "updated_at",
         ]
         read_only_fields = [
-            "work_date", "approval_state", "decided_at", "rejection_reason", "created_at",
-            "updated_at",
+            "classification", "work_date", "approval_state", "decided_at", "rejection_reason",
+            "created_at", "updated_at",
         ]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

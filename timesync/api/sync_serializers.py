@@ -276,7 +276,7 @@ class InboundMessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = InboundEvent
         fields = ["id", "source", "event_type", "resource_id", "state", "outcome", "shift",
-                  "attempts", "received_at", "processed_at"]
+                  "attempts", "next_attempt_at", "received_at", "processed_at"]
         read_only_fields = fields
 
 

@@ -28,6 +28,7 @@ from connectors.base import (
     RemoteWorker,
 )
 from timesync.models import (
+    PULLED_KINDS,
     AuditEvent,
     CatalogFetchState,
     CatalogItem,
@@ -125,7 +126,9 @@ def catalog_fetch_queue(*, integration: Integration, requested_by: User | None =
         | Q(fetch_requested_at__lte=now - FETCH_LOST_AFTER)
     ).update(fetch_state=CatalogFetchState.QUEUED, fetch_requested_at=now,
              fetch_requested_by=requested_by, fetch_started_at=None)
-    if queued:
+    if queued and integration.kind not in PULLED_KINDS:
+        # A pulled remote's lists come with its next session (it asks for them when it sees
+        # the fetch queued); nothing is sent to a worker.
         integration_id = integration.pk
         transaction.on_commit(lambda: app.tasks[FETCH_TASK].apply_async(
             kwargs={"integration_id": integration_id}))

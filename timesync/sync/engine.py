@@ -53,7 +53,12 @@ class RunEngine:
         self.plan: Plan | None = None
         self.cursor = 0
         self.settle_in = 0.0
-        self.logged = set(SyncLogEntry.objects.filter(run=run).values_list("shift_id", flat=True))
+        lines = SyncLogEntry.objects.filter(run=run).values_list("shift_id", "outcome")
+        self.logged = {shift_id for shift_id, _ in lines}
+        # Refused or skipped in this attempt: not sent again by it (a re-plan, or the next call
+        # of a pulled remote, walks the day from the start again); the next attempt retries.
+        self.skipped = {shift_id for shift_id, outcome in lines
+                        if outcome == SyncOutcome.SKIPPED}
         self.adopted: set[int] = set()  # shifts whose lost create was found remotely
         self.begun: dict[str, PlanItem] = {}
 
@@ -107,6 +112,8 @@ class RunEngine:
 
     def _step(self, item: PlanItem) -> RemoteOp | None:
         record = item.record
+        if item.shift.pk in self.skipped:
+            return None
         if item.action == Action.SKIP:
             self._log(item, SyncOutcome.SKIPPED, message=item.reason)
             return None
@@ -211,6 +218,8 @@ class RunEngine:
         runs.log_line(self.fence, shift=item.shift, worker=item.worker, outcome=outcome,
                       hours=item.hours, remote_id=remote_id, message=message)
         self.logged.add(item.shift.pk)
+        if outcome == SyncOutcome.SKIPPED:
+            self.skipped.add(item.shift.pk)
 
     # --- The end of a run: read back, repair, count -----------------------------------------
 

@@ -203,7 +203,8 @@ def op_complete(result: OpResult) -> None:
         if op.kind == OpKind.CREATE:
             if kind == ResultKind.APPLIED:
                 _cas(op.record_id, op.revision, state=RecordState.SYNCED,
-                     remote_id=result.remote.remote_id, attempt_started_at=None)
+                     remote_id=result.remote.remote_id, remote_version=result.remote.version,
+                     attempt_started_at=None)
             else:  # refused or never sent: nothing remote to remember
                 _cas(op.record_id, op.revision, state=RecordState.DELETED,
                      attempt_started_at=None)
@@ -214,7 +215,8 @@ def op_complete(result: OpResult) -> None:
                     "shift").get(pk=op.record_id)
                 _cas(op.record_id, op.revision, state=RecordState.SYNCED,
                      payload_hash=entry.payload_hash(), hours=entry.hours,
-                     shift_version=record.shift.version, attempt_started_at=None)
+                     shift_version=record.shift.version, attempt_started_at=None,
+                     **({"remote_version": result.remote.version} if result.remote else {}))
             elif kind == ResultKind.NOT_FOUND:  # deleted remotely by someone else
                 _cas(op.record_id, op.revision, state=RecordState.DELETED,
                      attempt_started_at=None)
@@ -229,7 +231,8 @@ def op_complete(result: OpResult) -> None:
         elif op.kind == OpKind.FIND:
             if kind == ResultKind.APPLIED:
                 _cas(op.record_id, op.revision, state=RecordState.SYNCED,
-                     remote_id=result.remote.remote_id, attempt_started_at=None)
+                     remote_id=result.remote.remote_id, remote_version=result.remote.version,
+                     attempt_started_at=None)
             elif kind == ResultKind.NOT_FOUND:
                 _cas(op.record_id, op.revision, state=RecordState.DELETED,
                      attempt_started_at=None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,18 +27,31 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connectors.base import ConnectorError, RemoteNotFound, TimecardEntry
+from connectors.base import (
+    ConnectorError,
+    RemoteEntry,
+    RemoteNotFound,
+    TimecardEntry,
+    TransientError,
+)
 from connectors.procore import mapping
 from connectors.procore.client import WEBHOOK_RESOURCE, ProcoreConnector
 from connectors.procore.settings import ProcoreSettings
 from timesync import crypto, roles
 from timesync import services as shift_services
 from timesync.models import (
+    ApprovalState,
+    AuditEvent,
+    CatalogItem,
+    CatalogKind,
+    CostCode,
     CostCodeLink,
     ExternalRecord,
     InboundEvent,
@@ -45,6 +59,7 @@ from timesync.models import (
     InboundState,
     Integration,
     IntegrationKind,
+    MatchField,
     Membership,
     ProcoreReceiver,
     ProjectLink,
@@ -53,9 +68,10 @@ from timesync.models import (
     Shift,
     TimeType,
     User,
+    Worker,
     WorkerLink,
 )
-from timesync.sync import planning
+from timesync.sync import audit, planning
 from timesync.sync.remotes import connector_for, settings_spec
 from timesync.sync.selectors import access_integration
 
@@ -71,6 +87,15 @@ SWEEP_OVERLAP = timedelta(minutes=2)
 SYSTEM_USER_EMAIL = "procore@system.timesync.invalid"
 ACTIVITY_SIZE = 20
 DEFAULT_START = time(8, 0)  # where a total-hours entry's shift starts on a new day
+# Procore asking us to wait (429, 503, no answer) is not a failure: the event stays pending
+# and is tried again after Retry-After, or a backoff, at most this many times in all.
+MAX_WAIT_ATTEMPTS = 6
+RETRY_BASE_SECONDS = 15
+# Far under the broker's visibility timeout (an hour): a longer countdown is delivered twice.
+RETRY_MAX_SECONDS = 15 * 60
+# A pending message not taken this long after it was due lost its task (a worker killed, the
+# broker emptied): the sweep's beat queues it again. Processing twice is harmless.
+PENDING_LOST_AFTER = timedelta(minutes=10)
 
 
 class WebhookRefused(Exception):
@@ -253,13 +278,15 @@ def system_actor(integration: Integration) -> Membership:
 
 def inbound_event_process(*, event_id: int) -> InboundEvent | None:
     """Apply one stored event: read the entry's current state at Procore and make our shift
-    match. Safe to run twice. A failure is kept on the event with its reason (retryable)."""
+    match. Safe to run twice. A failure is kept on the event with its reason (retryable);
+    Procore asking us to wait leaves it pending, tried again later (`_wait_or_fail`)."""
     event = InboundEvent.objects.select_related("integration__organization").filter(
         pk=event_id, state__in=[InboundState.PENDING, InboundState.FAILED]).first()
     if event is None:
         return None
     integration = event.integration
-    InboundEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
+    InboundEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1,
+                                                    next_attempt_at=None)
     try:
         spec = receiving_settings(integration)
         if spec is None or not integration.is_connected:
@@ -271,12 +298,15 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
         data = _fetch(integration, event.resource_id) if listed is None else listed
         if data is not None and data.get("deleted_at"):
             data = None
+        # Read before any lock: who the person is, when no worker of ours is linked to them.
+        person = _person_if_needed(integration, spec, data) if data is not None else None
         stamp = parse_datetime(str(data.get("updated_at") or "")) if data else None
         receiver, _ = ProcoreReceiver.objects.get_or_create(
             integration=integration, defaults={"organization_id": integration.organization_id})
         with transaction.atomic():
             # One integration's entries are applied one at a time: a webhook and the sweep (or
-            # a repeated task) reaching the same new entry create one shift, not two.
+            # a repeated task) reaching the same new entry create one shift, not two, and two
+            # entries of one new person create one worker (and one cost code, one project).
             ProcoreReceiver.objects.select_for_update().filter(pk=receiver.pk).first()
             if stamp is not None and InboundEvent.objects.filter(
                     integration=integration, resource_id=event.resource_id,
@@ -286,19 +316,45 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
                     "change."), None
             else:
                 state, outcome, shift = entry_apply(integration=integration, spec=spec,
-                                                    entry_id=event.resource_id, data=data)
+                                                    entry_id=event.resource_id, data=data,
+                                                    person=person)
             InboundEvent.objects.filter(pk=event.pk).update(
                 state=state, outcome=outcome[:500], shift=shift, processed_at=timezone.now(),
-                remote_updated_at=stamp)
+                remote_updated_at=stamp, waits=0)
+    except TransientError as wait:
+        state = _wait_or_fail(event, wait)
     except (NotApplicable, ConnectorError, ValidationError, shift_services.StaleVersion,
             roles.PermissionDenied) as failure:
         state = InboundState.FAILED
         InboundEvent.objects.filter(pk=event.pk).update(
-            state=state, outcome=_reason(failure)[:500], processed_at=timezone.now())
+            state=state, outcome=_reason(failure)[:500], processed_at=timezone.now(), waits=0)
     event.refresh_from_db()
     if state == InboundState.FAILED:
         _failure_notify_enqueue(event.pk)
     return event
+
+
+def _wait_or_fail(event: InboundEvent, wait: TransientError) -> str:
+    """Procore is busy (429), under load (503) or out of reach: nothing is wrong with the
+    event. It stays pending and is queued again after what Procore asked for (Retry-After),
+    or a doubling backoff when it did not say, until MAX_WAIT_ATTEMPTS; then it fails with
+    the reason, for an admin to retry. Returns the event's state."""
+    waits = event.waits + 1
+    if waits >= MAX_WAIT_ATTEMPTS:
+        InboundEvent.objects.filter(pk=event.pk).update(
+            state=InboundState.FAILED, processed_at=timezone.now(), waits=0, outcome=(
+                f"Procore kept asking us to wait ({wait}); gave up after {waits} attempts. "
+                "Retry it once Procore answers again.")[:500])
+        return InboundState.FAILED
+    backoff = RETRY_BASE_SECONDS * 2 ** (waits - 1)
+    delay = math.ceil(min(RETRY_MAX_SECONDS, max(backoff, wait.retry_after or 0)))
+    InboundEvent.objects.filter(pk=event.pk).update(
+        state=InboundState.PENDING, next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        waits=waits, outcome=(f"Procore asked us to wait ({wait}); trying again in {delay} s "
+                              f"(attempt {waits} of {MAX_WAIT_ATTEMPTS}).")[:500])
+    event_pk = event.pk
+    transaction.on_commit(lambda: inbound_event_enqueue(event_pk, countdown=delay))
+    return InboundState.PENDING
 
 
 def _reason(failure: Exception) -> str:
@@ -336,10 +392,23 @@ class _Wanted:
     notes: str
 
 
+@dataclass(frozen=True)
+class ProcorePerson:
+    """Who a Procore person is, read from the catalog or from Procore (before any lock)."""
+
+    remote_id: str
+    name: str
+    employee_number: str
+    email: str
+    is_employee: bool
+
+
 def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: str,
-                data: dict[str, Any] | None) -> tuple[str, str, Shift | None]:
+                data: dict[str, Any] | None, person: ProcorePerson | None = None
+                ) -> tuple[str, str, Shift | None]:
     """Make our shift match Procore's entry `data` (None: deleted). Returns the event's state,
-    its outcome in words, and the shift."""
+    its outcome in words, and the shift. Call under the receiver's lock: the workers, cost
+    codes and sub-job projects it may create are looked up, then created, under it."""
     record = ExternalRecord.objects.select_related("shift").filter(
         integration=integration, remote_id=str(entry_id)).exclude(
         state=RecordState.DELETED).first()
@@ -356,8 +425,18 @@ def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: st
         return InboundState.APPLIED, f"Deleted {_describe(shift)} (deleted in Procore).", shift
 
     remote = mapping.procore_to_remote_entry(data)
-    link = _project_link(integration, remote.project_remote_id)
+    shift = record.shift if record is not None and record.shift.deleted_at is None else None
+    actor = system_actor(integration)
+    created: list[str] = []  # what this entry made of ours, for the outcome
+    link = _project_link_for(integration, spec, remote, actor, created)
     if link is None:
+        if shift is not None:
+            # Our shift came from (or went to) this entry: leaving it as it was, silently,
+            # would pay hours Procore now books elsewhere.
+            raise NotApplicable(
+                f"Procore moved {_describe(shift)} to Procore project "
+                f"{remote.project_remote_id}, which is not linked to a project of ours: link "
+                "it on the Mappings page (or move the entry back in Procore), then retry.")
         if spec.only_linked_projects:
             return InboundState.IGNORED, (
                 f"Procore project {remote.project_remote_id} is not linked to a project of "
@@ -365,38 +444,27 @@ def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: st
         raise NotApplicable(
             f"Procore project {remote.project_remote_id} is not linked to a project of ours: "
             "link it on the Mappings page, then retry.")
-    worker_link = WorkerLink.objects.select_related("worker").filter(
-        integration=integration, remote_worker_id=remote.worker_remote_id).first()
-    if worker_link is None:
-        name = remote.extra.get("party_name") or "This person"
-        raise NotApplicable(
-            f"{name} (Procore person {remote.worker_remote_id}) is not linked to a worker of "
-            "ours: link them on the Mappings page, then retry.")
-    cost_code_id = None
-    if remote.extra.get("cost_code_remote_id"):
-        cost_code_id = CostCodeLink.objects.filter(
-            integration=integration, remote_cost_code_id=remote.extra["cost_code_remote_id"],
-        ).values_list("cost_code_id", flat=True).first()
-    shift = record.shift if record is not None and record.shift.deleted_at is None else None
-    wanted = _wanted(integration, link, worker_link.worker_id, cost_code_id, remote, shift)
-    actor = system_actor(integration)
-    fields = {"worker": worker_link.worker, "project": link.project,
+    worker = _worker_for(integration, spec, remote, person, actor, created)
+    cost_code = _cost_code_for(integration, spec, remote, actor, created)
+    wanted = _wanted(integration, link, worker.pk, cost_code.pk if cost_code else None,
+                     remote, shift)
+    classification = (remote.extra.get("classification") or "")[:200]
+    fields = {"worker": worker, "project": link.project,
               "cost_code_id": wanted.cost_code_id, "start": wanted.start, "end": wanted.end,
               "break_minutes": wanted.break_minutes, "time_type": wanted.time_type,
-              "notes": wanted.notes}
+              "notes": wanted.notes, "classification": classification}
     with transaction.atomic():
         if shift is None:
             shift = shift_services.shift_create(
-                actor=actor, worker=worker_link.worker, project=link.project,
-                cost_code=_cost_code(cost_code_id), start=wanted.start,
-                end=wanted.end, break_minutes=wanted.break_minutes,
-                time_type=wanted.time_type, notes=wanted.notes)
+                actor=actor, worker=worker, project=link.project, cost_code=cost_code,
+                start=wanted.start, end=wanted.end, break_minutes=wanted.break_minutes,
+                time_type=wanted.time_type, notes=wanted.notes, classification=classification)
             state, outcome = InboundState.APPLIED, f"Created {_describe(shift)} from Procore."
         else:
             changes = {name: value for name, value in fields.items()
                        if name != "cost_code_id" and getattr(shift, name) != value}
             if shift.cost_code_id != wanted.cost_code_id:
-                changes["cost_code"] = _cost_code(wanted.cost_code_id)
+                changes["cost_code"] = cost_code
             if not changes:
                 state, outcome = InboundState.UNCHANGED, \
                     f"{_describe(shift)} already says this: nothing to change."
@@ -406,28 +474,206 @@ def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: st
                     f"Updated {_describe(shift)} from Procore ({', '.join(sorted(changes))})."
         _ledger_received(integration=integration, record=record, shift=shift, link=link,
                          entry_id=str(entry_id))
+    if created:
+        outcome = f"{outcome} Created for it: {'; '.join(created)}."
     return state, outcome, shift
 
 
-def _cost_code(cost_code_id: int | None):
-    from timesync.models import CostCode
-
-    return CostCode.objects.filter(pk=cost_code_id).first() if cost_code_id else None
+# --- What an entry may create: workers, cost codes, sub-job projects ------------------------
 
 
-def _project_link(integration: Integration, remote_project_id: str) -> ProjectLink | None:
-    links = ProjectLink.objects.select_related("project").filter(
-        integration=integration, enabled=True)
-    link = links.filter(remote_project_id=remote_project_id).first()
-    if link is None and "/" in remote_project_id:  # a sub job not linked on its own
-        link = links.filter(remote_project_id=remote_project_id.split("/")[0]).first()
+def _person_if_needed(integration: Integration, spec: ProcoreSettings,
+                      data: dict[str, Any]) -> ProcorePerson | None:
+    """The entry's person when no worker of ours is linked to them and workers may be
+    created: from the catalog (the people the last refresh read, all employees), else from
+    Procore's list of the company's people. Reads Procore: call outside any transaction."""
+    party = data.get("party") if isinstance(data.get("party"), dict) else {}
+    remote_id = str(party.get("id") or data.get("party_id") or "")
+    if not spec.create_workers or not remote_id.isdigit() or WorkerLink.objects.filter(
+            integration=integration, remote_worker_id=remote_id).exists():
+        return None
+    item = CatalogItem.objects.filter(integration=integration, kind=CatalogKind.WORKER,
+                                      remote_id=remote_id).first()
+    if item is not None:
+        return ProcorePerson(remote_id=remote_id, name=item.name, employee_number=item.code,
+                             email=item.email, is_employee=True)
+    connector = connector_for(integration)
+    assert isinstance(connector, ProcoreConnector)
+    try:
+        rows = connector.client.list_people()
+    finally:
+        connector.close()
+    for row in rows:
+        if isinstance(row, dict) and str(row.get("id")) == remote_id:
+            found = mapping.procore_to_remote_worker(row)
+            return ProcorePerson(remote_id=remote_id, name=found.name,
+                                 employee_number=found.employee_number, email=found.email,
+                                 is_employee=bool(row.get("is_employee")))
+    return None
+
+
+def _created(integration: Integration, actor: Membership, what: str, subject: str,
+             entry: RemoteEntry, created: list[str]) -> None:
+    """Say what an entry created (or linked): in the outcome and the audit trail."""
+    created.append(f"{what} {subject}")
+    audit.record(integration=integration, actor=actor.user,
+                 event=AuditEvent.CREATED_FROM_REMOTE, subject=subject,
+                 note=f"{what.capitalize()} from the Procore time card {entry.remote_id} "
+                      f"({entry.work_date.isoformat()}).")
+
+
+def _worker_for(integration: Integration, spec: ProcoreSettings, remote: RemoteEntry,
+                person: ProcorePerson | None, actor: Membership, created: list[str]) -> Worker:
+    link = WorkerLink.objects.select_related("worker").filter(
+        integration=integration, remote_worker_id=remote.worker_remote_id).first()
+    if link is not None:
+        return link.worker
+    name = remote.extra.get("party_name") or (person.name if person else "") or "This person"
+    who = f"{name} (Procore person {remote.worker_remote_id}) is not linked to a worker of ours"
+    fix = "link them on the Mappings page, then retry."
+    if not spec.create_workers:
+        raise NotApplicable(f"{who}, and this integration does not create workers: {fix}")
+    if person is None:
+        raise NotApplicable(f"{who}, and Procore does not list them among the company's "
+                            f"people: {fix}")
+    if not person.is_employee:
+        raise NotApplicable(f"{who}, and Procore does not mark them as an employee, so no "
+                            "worker is made for them: mark them as an employee in Procore, "
+                            f"or {fix}")
+    number = person.employee_number[:50]
+    if number:
+        # Our worker of that employee number is this person: linked, never duplicated.
+        ours = Worker.objects.filter(organization_id=integration.organization_id,
+                                     employee_number=number).first()
+        if ours is not None:
+            other = WorkerLink.objects.filter(integration=integration, worker=ours).first()
+            if other is not None:
+                raise NotApplicable(
+                    f"{who}: their employee number {number} is our {ours.name}'s, who is "
+                    f"linked to Procore person {other.remote_worker_id}. Fix the link on the "
+                    "Mappings page, then retry.")
+            WorkerLink.objects.create(
+                organization_id=integration.organization_id, integration=integration,
+                worker=ours, remote_worker_id=remote.worker_remote_id,
+                matched_by=MatchField.EMPLOYEE_NUMBER)
+            _created(integration, actor, "link of worker", f"{ours.name} (employee number "
+                     f"{number})", remote, created)
+            return ours
+    email = person.email if _valid_email(person.email) else ""
+    worker = shift_services.worker_create(actor=actor, name=(person.name or name)[:200],
+                                          employee_number=number, email=email)
+    WorkerLink.objects.create(
+        organization_id=integration.organization_id, integration=integration, worker=worker,
+        remote_worker_id=remote.worker_remote_id,
+        matched_by=MatchField.EMPLOYEE_NUMBER if number else MatchField.NAME)
+    _created(integration, actor, "worker", worker.name + (f" (employee number {number})"
+                                                          if number else ""), remote, created)
+    return worker
+
+
+def _valid_email(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _cost_code_for(integration: Integration, spec: ProcoreSettings, remote: RemoteEntry,
+                   actor: Membership, created: list[str]) -> CostCode | None:
+    code = remote.extra.get("cost_code_remote_id")
+    if not code:
+        return None
+    link = CostCodeLink.objects.select_related("cost_code").filter(
+        integration=integration, remote_cost_code_id=code).first()
+    if link is not None:
+        return link.cost_code
+    description = remote.extra.get("cost_code_name") or CatalogItem.objects.filter(
+        integration=integration, kind=CatalogKind.COST_CODE, remote_id=code,
+    ).values_list("name", flat=True).first() or ""
+    who = f"Procore's cost code {code} {description}".strip() + \
+        " is not linked to a cost code of ours"
+    if not spec.create_cost_codes:
+        raise NotApplicable(f"{who}, and this integration does not create cost codes: link "
+                            "it on the Mappings page, then retry.")
+    ours = CostCode.objects.filter(organization_id=integration.organization_id,
+                                   code=code[:50]).first()
+    if ours is not None:
+        other = CostCodeLink.objects.filter(integration=integration, cost_code=ours).first()
+        if other is not None:
+            raise NotApplicable(f"{who}: our cost code {ours} is linked to Procore's "
+                                f"{other.remote_cost_code_id}. Fix the link on the Mappings "
+                                "page, then retry.")
+        what = "link of cost code"
+    else:
+        ours = shift_services.cost_code_create(actor=actor, code=code[:50],
+                                               name=(description or code)[:200])
+        what = "cost code"
+    CostCodeLink.objects.create(organization_id=integration.organization_id,
+                                integration=integration, cost_code=ours,
+                                remote_cost_code_id=code, matched_by=MatchField.CODE)
+    _created(integration, actor, what, str(ours), remote, created)
+    return ours
+
+
+def _project_link_for(integration: Integration, spec: ProcoreSettings, remote: RemoteEntry,
+                      actor: Membership, created: list[str]) -> ProjectLink | None:
+    """The link the entry's hours go to: its project's, or its sub job's. A sub job not
+    linked on its own books on its job's project, or (create_sub_job_projects) gets a project
+    of ours copying the job's: time zone, link settings, assigned project managers."""
+    links = ProjectLink.objects.select_related("project").filter(integration=integration)
+    link = links.filter(remote_project_id=remote.project_remote_id).first()
+    if link is not None or "/" not in remote.project_remote_id:
+        return link if link is not None and link.enabled else None
+    parent = links.filter(enabled=True,
+                          remote_project_id=remote.project_remote_id.split("/")[0]).first()
+    if parent is None or not spec.create_sub_job_projects:
+        return parent
+    label = remote.extra.get("sub_job_name") or f"sub job {remote.extra.get('sub_job_id')}"
+    project = shift_services.project_create(
+        actor=actor, name=f"{parent.project.name} / {label}"[:200],
+        time_zone=parent.project.time_zone)
+    project.assigned_memberships.set(parent.project.assigned_memberships.all())
+    link = ProjectLink.objects.create(
+        organization_id=integration.organization_id, integration=integration,
+        project=project, remote_project_id=remote.project_remote_id, enabled=parent.enabled,
+        sync_only_approved=parent.sync_only_approved)
+    _created(integration, actor, "project", f"{project.name} (sub job of {parent.project.name})",
+             remote, created)
     return link
+
+
+_TIME_TYPE_NAMES = {
+    TimeType.REGULAR: {"regular", "regular time", "reg"},
+    TimeType.OVERTIME: {"overtime", "over time", "ot"},
+    TimeType.DOUBLE_TIME: {"double time", "doubletime", "double_time", "dt"},
+}
+
+
+def _time_type(remote: RemoteEntry) -> str:
+    """Ours for Procore's time type, by its abbreviation or its name; none given is regular
+    (Procore's default). One that matches none of ours fails the message: paying vacation or
+    sick hours as regular work is a payroll error nobody would see."""
+    if remote.extra.get("time_type"):
+        return remote.extra["time_type"]
+    name = str(remote.extra.get("time_type_name") or "")
+    abbreviation = str(remote.extra.get("time_type_abbreviation") or "")
+    if not name and not abbreviation:
+        return TimeType.REGULAR
+    for ours, names in _TIME_TYPE_NAMES.items():
+        if " ".join(name.lower().split()) in names or abbreviation.lower() in names:
+            return ours
+    said = f"{name} ({abbreviation})" if name and abbreviation else name or abbreviation
+    raise NotApplicable(
+        f"Procore's time type {said} matches none of ours (Regular, Overtime, Double time), "
+        "and Timesync does not guess how to pay it: change the entry's time type in Procore "
+        "(its update comes back by itself) or record these hours in Timesync by hand.")
 
 
 def _wanted(integration: Integration, link: ProjectLink, worker_id: int,
             cost_code_id: int | None, remote: Any, shift: Shift | None) -> _Wanted:
     extra = remote.extra
-    time_type = extra.get("time_type") or TimeType.REGULAR
+    time_type = _time_type(remote)
     notes = extra.get("notes") or ""
     if extra.get("time_in") and extra.get("time_out"):
         start = datetime.fromisoformat(extra["time_in"])
@@ -436,7 +682,8 @@ def _wanted(integration: Integration, link: ProjectLink, worker_id: int,
         return _Wanted(worker_id, link.project_id, cost_code_id, start, end, lunch, time_type,
                        notes)
     # Total hours: Procore has no times. Our shift keeps its own start (and break) when it
-    # is on that day and already pays those hours; else it starts at DEFAULT_START.
+    # is on that day and already pays those hours; else it starts at DEFAULT_START, or after
+    # the worker's other shifts of the day (two entries of one day are two shifts in a row).
     hours = remote.hours
     if shift is not None and shift.work_date == remote.work_date and shift.end is not None \
             and planning.round_hours(shift.paid_seconds or 0,
@@ -448,6 +695,12 @@ def _wanted(integration: Integration, link: ProjectLink, worker_id: int,
         start, lunch = shift.start, shift.break_minutes
     else:
         start, lunch = datetime.combine(remote.work_date, DEFAULT_START, tzinfo=zone), 0
+        busy_until = Shift.objects.filter(
+            worker_id=worker_id, work_date=remote.work_date, deleted_at__isnull=True,
+            end__gt=start).exclude(approval_state=ApprovalState.REJECTED).exclude(
+            pk=shift.pk if shift is not None else None).aggregate(end=Max("end"))["end"]
+        if busy_until is not None:
+            start = busy_until.astimezone(zone)
     end = start + timedelta(hours=float(hours), minutes=lunch)
     return _Wanted(worker_id, link.project_id, cost_code_id, start, end, lunch, time_type, notes)
 
@@ -572,12 +825,24 @@ def inbound_event_retry(*, actor: Membership, integration: Integration, event_id
     return event
 
 
-def inbound_event_enqueue(event_id: int) -> None:
+def inbound_events_requeue(*, now: datetime | None = None) -> int:
+    """Queue again the pending messages whose task was lost: due (received, or their retry
+    time) more than PENDING_LOST_AFTER ago. Returns how many."""
+    stale = (now or timezone.now()) - PENDING_LOST_AFTER
+    lost = list(InboundEvent.objects.filter(state=InboundState.PENDING).filter(
+        Q(next_attempt_at__lt=stale) | Q(next_attempt_at__isnull=True, received_at__lt=stale),
+    ).order_by("received_at").values_list("pk", flat=True)[:1000])
+    for event_id in lost:
+        inbound_event_enqueue(event_id)
+    return len(lost)
+
+
+def inbound_event_enqueue(event_id: int, *, countdown: int | None = None) -> None:
     from config.celery import app
 
     try:
         app.tasks["timesync.tasks.process_procore_event"].apply_async(
-            kwargs={"event_id": event_id})
+            kwargs={"event_id": event_id}, countdown=countdown)
     except Exception:
         # Pending in the database: the next sweep, or a retry, takes it up.
         logger.warning("Could not queue Procore event %s.", event_id, exc_info=True)

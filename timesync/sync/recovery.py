@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from timesync.models import SyncRun, SyncState
+from timesync.models import PULLED_KINDS, SyncRun, SyncState
 from timesync.sync import dispatch
 from timesync.sync.runs import stale_before
 
@@ -31,7 +31,13 @@ def sync_runs_recover() -> list[int]:
         # are skipped, not waited on: one stuck process never stalls every other recovery.
         quiet = list(SyncRun.objects.select_for_update(skip_locked=True).filter(
             state=SyncState.RUNNING, heartbeat_at__lt=stale_before(now),
-        ).values_list("pk", flat=True))
+        ).values_list("pk", "integration__kind"))
+        # A pulled remote's run whose session went quiet waits for its next session; moving
+        # the attempt on fences the old session out should it ever come back.
+        pulled = [pk for pk, kind in quiet if kind in PULLED_KINDS]
+        quiet = [pk for pk, kind in quiet if kind not in PULLED_KINDS]
+        SyncRun.objects.filter(pk__in=pulled).update(state=SyncState.WAITING,
+                                                     attempts=F("attempts") + 1)
         SyncRun.objects.filter(pk__in=quiet).update(state=SyncState.QUEUED, next_attempt_at=now)
         lost = list(SyncRun.objects.select_for_update(skip_locked=True)
                     .alias(due=Coalesce("next_attempt_at", "created_at"))

@@ -15,6 +15,7 @@ from connectors.plexxis.client import PlexxisConnector
 from connectors.plexxis.settings import PlexxisSettings
 from connectors.procore.client import ProcoreClient, ProcoreConnector
 from connectors.procore.settings import ProcoreSettings
+from connectors.quickbooks.settings import QuickBooksSettings
 from connectors.settings import ConnectorSettings
 from timesync import crypto
 from timesync.sync.budget import budget_for
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 # The settings each kind of integration declares; a kind not listed takes none.
 SETTINGS_SPECS: dict[str, type[ConnectorSettings]] = {
     "plexxis": PlexxisSettings, "procore": ProcoreSettings,
+    "quickbooks_desktop": QuickBooksSettings,
 }
 
 

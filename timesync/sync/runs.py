@@ -25,6 +25,7 @@ from django.utils import timezone
 from timesync import roles, time_rules
 from timesync.models import (
     ACTIVE_SYNC_STATES,
+    PULLED_KINDS,
     Integration,
     Membership,
     Project,
@@ -80,14 +81,18 @@ def sync_run_start(
         raise ValidationError({"work_date": problem})
     require_connected(integration)
     require_sends(integration)
+    # A pulled remote's run waits for it (the Web Connector's next session plans and sends it);
+    # nothing goes to a worker.
+    pulled = integration.kind in PULLED_KINDS
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(
                 organization_id=integration.organization_id, integration=integration,
                 project=project, work_date=work_date, trigger=trigger,
                 requested_by=actor.user if actor else None,
+                state=SyncState.WAITING if pulled else SyncState.QUEUED,
             )
-            if enqueue:
+            if enqueue and not pulled:
                 transaction.on_commit(lambda: dispatch.run_enqueue(run.pk))
     except IntegrityError:
         # The partial unique index said no: someone (or a double click) got there first.
@@ -147,6 +152,31 @@ def claim(run_id: int) -> Claim:
                          started_at=Coalesce("started_at", Value(now)), next_attempt_at=None)
         attempt = SyncRun.objects.filter(pk=run_id).values_list("attempts", flat=True).get()
     return Claim(fence=Fence(run_id=run_id, attempt=attempt))
+
+
+def claim_waiting(run_id: int) -> Fence | None:
+    """Take a run that waits for a pulled remote (the Web Connector's session asks for it), as
+    `claim` takes a queued one: under the integration's lock, the attempt moved on, a fence
+    handed back. None when the run is not waiting any more."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = SyncRun.objects.filter(pk=run_id).values("integration_id").first()
+        if run is None:
+            return None
+        Integration.objects.select_for_update().filter(pk=run["integration_id"]).first()
+        taken = SyncRun.objects.filter(pk=run_id, state=SyncState.WAITING).update(
+            state=SyncState.RUNNING, heartbeat_at=now, attempts=F("attempts") + 1,
+            started_at=Coalesce("started_at", Value(now)), next_attempt_at=None)
+        if not taken:
+            return None
+        attempt = SyncRun.objects.filter(pk=run_id).values_list("attempts", flat=True).get()
+    return Fence(run_id=run_id, attempt=attempt)
+
+
+def give_back(fence: Fence, *, reason: str = "") -> bool:
+    """A pulled remote's session ends with the run unfinished: it waits for the next session
+    (what was sent and not answered stays unknown in the ledger, settled then)."""
+    return bool(_owned(fence).update(state=SyncState.WAITING, error=reason))
 
 
 def _owned(fence: Fence):

@@ -52,6 +52,11 @@ class Receiving:
         self.emulator.wait_for_deliveries()
         return entry
 
+    def configure(self, **settings) -> None:
+        """Change the integration's settings (create_workers, create_cost_codes, ...)."""
+        self.integration.settings = {**self.integration.settings, **settings}
+        self.integration.save(update_fields=["settings"])
+
     def shifts(self) -> list[Shift]:
         return list(Shift.objects.filter(project=self.project, deleted_at__isnull=True))
 

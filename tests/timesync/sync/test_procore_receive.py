@@ -151,8 +151,9 @@ def test_a_deletion_whose_webhook_never_arrived_is_applied_by_the_next_sweep(
     assert receiving.shifts() == []
 
 
-def test_an_unknown_worker_fails_with_a_reason_and_a_retry_applies_it_once_linked(
+def test_with_worker_creation_off_an_unknown_person_fails_naming_them_and_a_retry_applies_it_once_linked(  # noqa: E501
         receiving: Receiving):
+    receiving.configure(create_workers=False)
     receiving.create_in_procore(hours="7.50", party_id=ADRIANA)
 
     [event] = InboundEvent.objects.filter(integration=receiving.integration)

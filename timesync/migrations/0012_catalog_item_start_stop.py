@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('timesync', '0009_procore_receiving'),
+        ('timesync', '0011_web_connector'),
     ]
 
     operations = [
