@@ -55,6 +55,9 @@ class RemoteProject:
     name: str
     number: str = ""
     parent_remote_id: str = ""  # a sub job's job; "" for a job
+    # Its timesheets take start and stop times (and the lunch break), not total hours: a
+    # Procore project's setting, kept in the catalog so a run need not ask for it.
+    start_stop: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,9 @@ class Connector(ABC):
     kind: str
     label: str
     pushed: bool = True
+    # How many creates the push driver hands to `create_entries` at once: above 1 for a remote
+    # that creates many entries in one request (Procore's bulk endpoint). 1: one by one.
+    create_batch_size: int = 1
 
     def set_request_hook(self, hook: Callable[[], None] | None) -> None:
         """Called before every HTTP request (each page of a list too): the engine beats its
@@ -195,6 +201,20 @@ class Connector(ABC):
 
     @abstractmethod
     def create_entry(self, entry: TimecardEntry) -> RemoteEntry: ...
+
+    def create_entries(self, entries: list[TimecardEntry]
+                       ) -> list[RemoteEntry | ConnectorError]:
+        """Create several entries, one outcome per entry in order: the entry created, or the
+        error that entry met (a TransientError for every entry of a request whose answer was
+        lost). Never raises a ConnectorError. Called with at most `create_batch_size` entries;
+        this default sends them one by one."""
+        outcomes: list[RemoteEntry | ConnectorError] = []
+        for entry in entries:
+            try:
+                outcomes.append(self.create_entry(entry))
+            except ConnectorError as error:
+                outcomes.append(error)
+        return outcomes
 
     @abstractmethod
     def update_entry(self, remote_id: str, entry: TimecardEntry) -> RemoteEntry: ...
@@ -462,19 +482,19 @@ def remote_message(response: requests.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "error", "errors", "detail"):
             if key in body:
-                return _words(body[key])[:300]
+                return words(body[key])[:300]
     return str(body)[:300]
 
 
-def _words(value: Any) -> str:
+def words(value: Any) -> str:
     """A remote's error as a person reads it: Procore's {"errors": {"base": ["This timecard
     entry is completed..."], "hours": ["must be ..."]}} as "This timecard entry is
     completed... hours: must be ...", not as a Python dict."""
     if isinstance(value, dict):
-        return " ".join(_words(said) if field == "base" else f"{field}: {_words(said)}"
+        return " ".join(words(said) if field == "base" else f"{field}: {words(said)}"
                         for field, said in value.items())
     if isinstance(value, list):
-        return " ".join(_words(item) for item in value)
+        return " ".join(words(item) for item in value)
     return str(value)
 
 

@@ -81,6 +81,7 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
         "integration": integration, "week": week, "search": search, "can_sync": can_sync,
         "may_sync": roles.can_sync_some_projects(request.membership),
         "can_reconnect": roles.can_manage_integrations(request.membership),
+        "receives_only": not integration.sends,
         "grid_rows": sync_grid.grid_rows(
             projects=page.object_list, week=week, cells=grid.cells, can_sync=can_sync,
             project_url=project_url, held=integration.reconnect_needed,
@@ -110,9 +111,10 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
 
 def _offers_syncs(request: HttpRequest, integration: Integration) -> bool:
     """Whether the page offers syncing: to those who may sync, and only while the
-    integration can sync at all (not while it must be connected again)."""
+    integration can sync at all (not while it must be connected again, nor when it only
+    receives: no cell opens a dialog then)."""
     return (roles.can_sync_some_projects(request.membership)
-            and not integration.reconnect_needed)
+            and not integration.reconnect_needed and integration.sends)
 
 
 def _address(path: str, *, week: date, search: str, page: int | str | None) -> str:

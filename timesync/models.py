@@ -498,6 +498,14 @@ class Integration(models.Model):
     def reconnect_needed(self) -> bool:
         return bool(self.reconnect_reason)
 
+    @property
+    def sends(self) -> bool:
+        """Whether Timesync sends hours to this integration's remote: the one rule that every
+        way of starting a sync (a dashboard cell, a project card, the API, the nightly
+        schedule) and the dashboard follow. Only a Procore integration has a direction, and
+        one that only receives (`receive`) is never sent to."""
+        return (self.settings or {}).get("direction") != "receive"
+
 
 class OAuthToken(models.Model):
     """An integration's OAuth tokens (Procore), encrypted at rest like its credentials.
@@ -654,6 +662,9 @@ class CatalogItem(models.Model):
     # A sub job's job (empty for a job): for a picker that nests them, later.
     parent_remote_id = models.CharField(max_length=100, blank=True)
     active = models.BooleanField(default=True)
+    # A job whose timesheets take start and stop times, not total hours (Procore's project
+    # setting): the export sends time_in/time_out and the lunch break for it.
+    start_stop = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -36,6 +36,7 @@ from connectors.base import (
     TimecardEntry,
     TransientError,
     remote_message,
+    words,
 )
 from connectors.procore import mapping
 
@@ -46,6 +47,9 @@ MAX_PAGES = 1000  # 100,000 rows: far past any company; a guard against an endle
 # How many times one call waits in place for a 429 or 503 that asked for a short wait.
 MAX_WAITS_IN_CALL = 5
 USER_AGENT = "Timesync-Procore/1.0"
+# Entries per bulk create. The subset states no limit for the company endpoint; Procore's other
+# bulk create of timecard entries (v1.1, per project) takes at most 25, and we keep to that.
+BULK_CREATE_MAX = 25
 WEBHOOK_RESOURCE = "Timecard Entries"
 _NEXT_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
@@ -65,11 +69,13 @@ class ProcoreRefused(PermanentError):
 
 
 class ProcoreRejected(RejectedEntry):
-    """Procore refused one timecard entry (validation): the run goes on with the others."""
+    """Procore refused one timecard entry (validation): the run goes on with the others.
+    `errors`: Procore's `errors` as it sent them (the bulk create keys them by entry index)."""
 
-    def __init__(self, message: str, *, remote_message: str) -> None:
+    def __init__(self, message: str, *, remote_message: str, errors: Any = None) -> None:
         super().__init__(message)
         self.remote_message = remote_message
+        self.errors = errors
 
 
 class ProcoreLocked(RejectedEntry):
@@ -97,7 +103,7 @@ class _ProcoreHttp(HttpClient):
             said = remote_message(response)
             if status == 422 or (status == 400 and method in ("POST", "PATCH", "PUT")):
                 raise ProcoreRejected(f"Procore refused {method} {path}: {said}",
-                                      remote_message=said)
+                                      remote_message=said, errors=_errors_of(response))
             raise ProcoreRefused(f"Procore refused {method} {path} ({status}): {said}",
                                  status=status, remote_message=said)
         return super()._outcome(response, method, path)
@@ -326,6 +332,7 @@ class ProcoreConnector(Connector):
 
     kind = "procore"
     label = "Procore"
+    create_batch_size = BULK_CREATE_MAX
 
     def __init__(self, client: ProcoreClient, *,
                  start_stop_project_ids: Collection[str] = ()) -> None:
@@ -454,9 +461,11 @@ class ProcoreConnector(Connector):
 
     def create_entries(self, entries: list[TimecardEntry]
                        ) -> list[RemoteEntry | ConnectorError]:
-        """Many creates, through the company bulk endpoint where it fits, with one outcome
-        per entry in order: the created entry, or the error that entry met. A batch Procore
-        refuses is sent again one by one, so each entry gets its own answer."""
+        """Many creates, through the company bulk endpoint where it fits (BULK_CREATE_MAX a
+        request), with one outcome per entry in order: the created entry, or the error that
+        entry met. Procore creates a batch all or nothing: the entries a refusal names are
+        rejected with its words and the others sent again; a refusal naming none sends them
+        one by one. A lost answer leaves every entry of the request unknown."""
         outcomes: list[RemoteEntry | ConnectorError | None] = [None] * len(entries)
         batch: list[tuple[int, dict[str, Any]]] = []
         for index, entry in enumerate(entries):
@@ -469,28 +478,45 @@ class ProcoreConnector(Connector):
                 outcomes[index] = self._create_one(entry)
             else:
                 batch.append((index, item))
-        if batch:
-            try:
-                created = self.client.bulk_create_entries([item for _index, item in batch])
-            except ProcoreRejected:
-                for index, _item in batch:
-                    outcomes[index] = self._create_one(entries[index])
-            except ConnectorError as error:
-                for index, _item in batch:
-                    outcomes[index] = error
-            else:
-                by_key = {row.get("origin_data"): row for row in created}
-                for index, _item in batch:
-                    row = by_key.get(entries[index].idempotency_key)
-                    outcomes[index] = mapping.procore_to_remote_entry(row) if row else \
-                        TransientError("Procore's bulk answer did not list this entry; the "
-                                       "next attempt checks whether it arrived.")
+        for start in range(0, len(batch), BULK_CREATE_MAX):
+            self._bulk_create(entries, batch[start:start + BULK_CREATE_MAX], outcomes)
         return [outcome for outcome in outcomes if outcome is not None]
 
     def close(self) -> None:
         self.client.close()
 
     # --- Plumbing ---------------------------------------------------------------------------
+
+    def _bulk_create(self, entries: list[TimecardEntry], batch: list[tuple[int, dict[str, Any]]],
+                     outcomes: list[RemoteEntry | ConnectorError | None]) -> None:
+        """One bulk request (and, when Procore names the entries it refused, one more for the
+        others), each entry's outcome written at its index."""
+        while batch:
+            try:
+                created = self.client.bulk_create_entries([item for _index, item in batch])
+            except ProcoreRejected as error:
+                named = _refused_by_index(error.errors, len(batch))
+                if not named:  # no entry named: each gets its own answer
+                    for index, _item in batch:
+                        outcomes[index] = self._create_one(entries[index])
+                    return
+                for position, said in named.items():
+                    index = batch[position][0]
+                    outcomes[index] = ProcoreRejected(_rejected(entries[index], said),
+                                                      remote_message=said)
+                batch = [pair for position, pair in enumerate(batch) if position not in named]
+                continue
+            except ConnectorError as error:
+                for index, _item in batch:
+                    outcomes[index] = error
+                return
+            by_key = {row.get("origin_data"): row for row in created if isinstance(row, dict)}
+            for index, _item in batch:
+                row = by_key.get(entries[index].idempotency_key)
+                outcomes[index] = mapping.procore_to_remote_entry(row) if row else \
+                    TransientError("Procore's bulk answer did not list this entry; the "
+                                   "next attempt checks whether it arrived.")
+            return
 
     def _create_one(self, entry: TimecardEntry) -> RemoteEntry | ConnectorError:
         try:
@@ -578,6 +604,27 @@ def _is_lock(error: ProcoreRejected | ProcoreRefused, action: str, *,
     return any(word in said for word in ("approved", "completed", "locked", "signed")) or (
         not known_status and isinstance(error, ProcoreRefused) and error.status == 403
         and action == "delete" and "permission" not in said)
+
+
+def _refused_by_index(errors: Any, size: int) -> dict[int, str]:
+    """The entries a refused bulk create names ({"0": {"party_id": [...]}}), by position, in
+    Procore's words; empty when it names none (then nothing tells which entry was wrong)."""
+    if not isinstance(errors, Mapping) or not errors:
+        return {}
+    named: dict[int, str] = {}
+    for key, said in errors.items():
+        if not (isinstance(key, str) and key.isdigit() and int(key) < size):
+            return {}
+        named[int(key)] = words(said)
+    return named
+
+
+def _errors_of(response: requests.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("errors") if isinstance(body, dict) else None
 
 
 def _rejected(entry: TimecardEntry, said: str) -> str:

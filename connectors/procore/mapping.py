@@ -115,17 +115,21 @@ def entry_to_bulk(
     entry: TimecardEntry, *, start_stop: bool, time_type_ids: Mapping[str, int],
     cost_code_id: int | None,
 ) -> dict[str, Any] | None:
-    """One item of the company bulk create, or None when the bulk endpoint cannot carry it:
-    it types `hours` as an integer, so fractional total hours go one by one instead."""
+    """One item of the company bulk create, or None when the bulk endpoint cannot carry it
+    and the entry goes one by one: it types `hours` as an integer (fractional total hours
+    cannot travel) and has no `lunch_time` (start and stop times with a break would arrive
+    as longer hours than were worked)."""
     item = entry_to_procore(entry, start_stop=start_stop, time_type_ids=time_type_ids,
                             cost_code_id=cost_code_id)
     item["project_id"] = split_project_id(entry.project_remote_id)[0]
-    if not start_stop:
+    if start_stop:
+        if item.pop("lunch_time", "0") != "0":
+            return None
+    else:
         hours = as_decimal_hours(entry.hours)
         if hours != hours.to_integral_value():
             return None
         item["hours"] = int(hours)
-    item.pop("lunch_time", None)  # not a field of the bulk endpoint
     return item
 
 
@@ -189,7 +193,15 @@ def procore_to_remote_project(data: Mapping[str, Any]) -> RemoteProject:
     project_id = _required_id(data, "project")
     number = str(data.get("project_number") or "")
     return RemoteProject(remote_id=str(project_id), name=str(data.get("name") or project_id),
-                         number=number)
+                         number=number, start_stop=takes_start_stop(data))
+
+
+def takes_start_stop(data: Mapping[str, Any]) -> bool:
+    """Whether a project's timesheets take start and stop times rather than total hours.
+    Procore keeps that in the project's timesheet settings and the OpenAPI subset shows no
+    field for it: we read `timecard_entry_mode` ("hours" or "start_stop"), the emulator's
+    name for it, and take total hours when a project says nothing."""
+    return data.get("timecard_entry_mode") == "start_stop"
 
 
 def procore_sub_job_to_remote_project(project: RemoteProject,
@@ -199,7 +211,7 @@ def procore_sub_job_to_remote_project(project: RemoteProject,
     return RemoteProject(remote_id=join_project_id(project.remote_id, sub_job_id),
                          name=f"{project.name} / {label}",
                          number=str(data.get("code") or ""),
-                         parent_remote_id=project.remote_id)
+                         parent_remote_id=project.remote_id, start_stop=project.start_stop)
 
 
 def procore_to_remote_cost_code(data: Mapping[str, Any]) -> RemoteCostCode:

@@ -24,7 +24,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from connectors.base import ConnectorError, TransientError
 from timesync.services import StaleVersion
-from timesync.sync.selectors import IntegrationDisconnected
+from timesync.sync.selectors import IntegrationDisconnected, IntegrationReceivesOnly
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:timesync:problem:"  # a stable name per kind, not a web page
@@ -57,6 +57,8 @@ class RemoteRefused(exceptions.APIException):
 def _connector_error(exc: ConnectorError) -> exceptions.APIException:
     if isinstance(exc, IntegrationDisconnected):
         return Conflict(str(exc), code="integration_disconnected")
+    if isinstance(exc, IntegrationReceivesOnly):
+        return Conflict(str(exc), code="integration_receives_only")
     if isinstance(exc, TransientError):
         return RemoteUnavailable(str(exc))
     return RemoteRefused(str(exc))

@@ -35,7 +35,8 @@ _WHY = {
     403: "Signed in, but the role may not do this.",
     404: "No such organization (or not a member), or no such object in it.",
     406: "The Accept header asks for a format this operation does not answer.",
-    409: "A conflict: a stale `version`, or the integration is disconnected.",
+    409: "A conflict: a stale `version`, the integration is disconnected, or it only "
+         "receives (a sync of an integration whose direction is receive).",
     415: "The body's content type is not JSON, a form or multipart.",
     429: "Too many attempts: wait as Retry-After says.",
     502: "The remote system refused (credentials, address).",

@@ -273,6 +273,8 @@ class SyncRunViewSet(IntegrationScopedMixin, mixins.ListModelMixin, mixins.Retri
                 work_date=body.validated_data["work_date"], trigger=SyncTrigger.API,
                 actor=self.membership,
             )
+        except selectors.IntegrationReceivesOnly:
+            raise  # 409: the integration's direction, not the body, says no
         except PermanentError as error:
             raise ValidationError({"non_field_errors": [str(error)]}) from error
         return Response(s.SyncRunSerializer(started.run).data,

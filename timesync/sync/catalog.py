@@ -102,7 +102,8 @@ def catalog_lists(*, integration: Integration) -> CatalogLists:
         elif item.kind == CatalogKind.PROJECT:
             lists.projects.append(RemoteProject(remote_id=item.remote_id, name=item.name,
                                                 number=item.code,
-                                                parent_remote_id=item.parent_remote_id))
+                                                parent_remote_id=item.parent_remote_id,
+                                                start_stop=item.start_stop))
         elif item.kind == CatalogKind.COST_CODE:
             lists.cost_codes.append(RemoteCostCode(remote_id=item.remote_id, code=item.code,
                                                    name=item.name))
@@ -249,16 +250,17 @@ def _items(
     time_types: Iterable[CatalogTimeType],
 ) -> list[CatalogItem]:
     rows = [
-        *((CatalogKind.WORKER, w.remote_id, w.name, w.employee_number, w.email, w.active, "")
-          for w in workers),
-        *((CatalogKind.PROJECT, p.remote_id, p.name, p.number, "", True, p.parent_remote_id)
-          for p in projects),
-        *((CatalogKind.COST_CODE, c.remote_id, c.name, c.code, "", True, "")
+        *((CatalogKind.WORKER, w.remote_id, w.name, w.employee_number, w.email, w.active, "",
+           False) for w in workers),
+        *((CatalogKind.PROJECT, p.remote_id, p.name, p.number, "", True, p.parent_remote_id,
+           p.start_stop) for p in projects),
+        *((CatalogKind.COST_CODE, c.remote_id, c.name, c.code, "", True, "", False)
           for c in cost_codes),
-        *((CatalogKind.TIME_TYPE, t.remote_id, t.name, "", "", True, "") for t in time_types),
+        *((CatalogKind.TIME_TYPE, t.remote_id, t.name, "", "", True, "", False)
+          for t in time_types),
     ]
     items: dict[tuple[str, str], CatalogItem] = {}
-    for kind, remote_id, name, code, email, active, parent in rows:
+    for kind, remote_id, name, code, email, active, parent, start_stop in rows:
         # A link holds at most 100 characters of remote id: a longer one cannot be linked.
         if not remote_id or len(remote_id) > 100 or (kind, remote_id) in items:
             continue  # the remote listed it twice: the first one counts
@@ -266,6 +268,7 @@ def _items(
             organization_id=integration.organization_id, integration=integration, kind=kind,
             remote_id=remote_id, name=(name or "")[:300], code=(code or "")[:100],
             email=(email or "")[:254], active=active, parent_remote_id=(parent or "")[:100],
+            start_stop=start_stop,
         )
     return list(items.values())
 

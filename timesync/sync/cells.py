@@ -231,6 +231,8 @@ def sync_cells_with_data(
     # (crews repeat their days): reading an Enum member or a global, or dividing a Decimal,
     # costs as much as the rest of a cell, and a grid has thousands.
     none, ready, synced, changed, failed, in_progress = _STATUSES
+    if not integration.sends:
+        ready = none  # it only receives: nothing here is to be sent to it
     active, succeeded, failed_run, hour, cent = _ACTIVE, _SUCCEEDED, _FAILED_RUN, _HOUR, _CENT
     hours_of: dict[int, Decimal] = {}
     for (project_id, day, shifts, workers, seconds, unsendable, synced_before, stale, current,

@@ -66,6 +66,7 @@ class RunEngine:
 
     def next_ops(self, limit: int) -> Batch:
         ops: list[RemoteOp] = []
+        taken: set[int] = set()  # shifts begun in this batch: a re-plan must not wait on them
         while len(ops) < limit:
             if self.plan is None:
                 self._plan()
@@ -73,6 +74,8 @@ class RunEngine:
                 break
             item = self.plan.items[self.cursor]
             self.cursor += 1
+            if item.shift.pk in taken:
+                continue
             try:
                 op = self._step(item)
             except Conflict:
@@ -80,6 +83,7 @@ class RunEngine:
                 continue
             if op is not None:
                 ops.append(op)
+                taken.add(op.shift_id)
         return Batch(ops=ops, settle_in=self.settle_in)
 
     def _plan(self) -> None:

@@ -21,8 +21,10 @@ from django.utils import timezone
 
 from connectors.base import (
     Connector,
+    ConnectorError,
     PermanentError,
     RejectedEntry,
+    RemoteEntry,
     RemoteNotFound,
     TransientError,
 )
@@ -35,6 +37,7 @@ from timesync.sync.runs import Fence, RunLost
 
 logger = logging.getLogger(__name__)
 
+NOT_SENT = "Not sent: the attempt stopped before it got to this entry."
 UNEXPECTED = ("An unexpected error stopped the sync; support was notified. Nothing was sent "
               "twice: syncing again is safe.")
 
@@ -135,38 +138,73 @@ def _reschedule(
 
 
 def _drive(engine: RunEngine, connector: Connector, beat: _Beat) -> None:
+    # A connector that creates in bulk gets that many operations begun at once; its creates
+    # go in one request, anything else one by one. Every intent is committed before the call.
+    batch_size = max(1, connector.create_batch_size)
     while True:
-        batch = engine.next_ops(limit=1)
+        batch = engine.next_ops(limit=batch_size)
         if not batch.ops:
             break
-        for op in batch.ops:
-            result = perform(connector, op)
-            orphans = engine.apply_results([result])
-            if orphans:
-                # What this attempt created after another took its record over: undone even
-                # if the run is no longer ours, since nobody else knows it is there.
-                connector.set_request_hook(None)
-                try:
-                    for remote_id in orphans:
-                        _remove(connector, remote_id)
-                finally:
-                    connector.set_request_hook(beat)
-            _stop_unless_settled(result)
+        _send(engine, connector, beat, batch.ops)
     if engine.settle_in:
         raise _Reschedule("Waiting for a write sent earlier to settle in the remote before "
                           "checking it.", None, not_before=engine.settle_in)
 
 
-def _stop_unless_settled(result: OpResult) -> None:
-    if result.permanent:
-        raise PermanentError(result.message)
-    if result.kind == ResultKind.NOT_APPLIED:
-        raise _Reschedule(result.message, result.retry_after)
-    if result.kind == ResultKind.UNKNOWN:
-        # Its answer was lost: the remote may still apply it. Come back once it cannot.
-        settle = (0.0 if result.op.kind == OpKind.FIND
-                  else settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS)
-        raise _Reschedule(result.message, result.retry_after, not_before=settle)
+def _send(engine: RunEngine, connector: Connector, beat: _Beat, ops: list[RemoteOp]) -> None:
+    """Updates, deletes and reconciliations one by one, then the creates in one call. When the
+    attempt stops half way, the operations begun but never sent are completed as not sent, so
+    their records do not wait out the remote's request lifetime for nothing."""
+    unsent = list(ops)
+    try:
+        for op in ops:
+            if op.kind != OpKind.CREATE:
+                unsent.remove(op)
+                _complete(engine, connector, beat, [perform(connector, op)])
+        creates = [op for op in ops if op.kind == OpKind.CREATE]
+        if creates:
+            unsent = []
+            _complete(engine, connector, beat, perform_creates(connector, creates))
+    except BaseException:
+        if unsent:
+            with contextlib.suppress(DatabaseError):  # else they settle and are looked up
+                engine.apply_results([
+                    OpResult(op=op, kind=ResultKind.NOT_APPLIED, message=NOT_SENT)
+                    for op in unsent])
+        raise
+
+
+def _complete(engine: RunEngine, connector: Connector, beat: _Beat,
+              results: list[OpResult]) -> None:
+    orphans = engine.apply_results(results)
+    if orphans:
+        # What this attempt created after another took its record over: undone even if the
+        # run is no longer ours, since nobody else knows it is there.
+        connector.set_request_hook(None)
+        try:
+            for remote_id in orphans:
+                _remove(connector, remote_id)
+        finally:
+            connector.set_request_hook(beat)
+    _stop_unless_settled(results)
+
+
+def _stop_unless_settled(results: list[OpResult]) -> None:
+    """Every result is in the ledger already: stop on the first permanent one, else come back
+    once the remote asked us to and every write whose answer was lost can no longer land."""
+    for result in results:
+        if result.permanent:
+            raise PermanentError(result.message)
+    waiting = [r for r in results if r.kind in (ResultKind.NOT_APPLIED, ResultKind.UNKNOWN)]
+    if not waiting:
+        return
+    # Its answer was lost: the remote may still apply it. Come back once it cannot.
+    settle = max(settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS
+                 if r.kind == ResultKind.UNKNOWN and r.op.kind != OpKind.FIND else 0.0
+                 for r in waiting)
+    retry_after = max((r.retry_after for r in waiting if r.retry_after is not None),
+                      default=None)
+    raise _Reschedule(waiting[0].message, retry_after, not_before=settle)
 
 
 def perform(connector: Connector, op: RemoteOp) -> OpResult:
@@ -186,7 +224,32 @@ def perform(connector: Connector, op: RemoteOp) -> OpResult:
                                      work_date=op.work_date)
         return OpResult(op=op, kind=ResultKind.APPLIED if found else ResultKind.NOT_FOUND,
                         remote=found)
-    except RemoteNotFound as error:
+    except (RemoteNotFound, RejectedEntry, TransientError, PermanentError) as error:
+        return _failed(op, error)
+
+
+def perform_creates(connector: Connector, ops: list[RemoteOp]) -> list[OpResult]:
+    """Many creates in one call where the connector can (`create_entries`), each entry's
+    outcome its own result: created, rejected, or unknown (a lost answer to the request
+    leaves every entry of it unknown, reconciled by its key like a single create)."""
+    if len(ops) == 1:
+        return [perform(connector, ops[0])]
+    outcomes = connector.create_entries([op.entry for op in ops])
+    if len(outcomes) != len(ops):  # a connector's bug: trust none of its answers
+        outcomes = [TransientError(f"{connector.label} answered {len(outcomes)} outcomes for "
+                                   f"{len(ops)} entries; each is checked by its key.")] * len(ops)
+    results = []
+    for op, outcome in zip(ops, outcomes, strict=True):
+        if isinstance(outcome, RemoteEntry):
+            results.append(OpResult(op=op, kind=ResultKind.APPLIED, remote=outcome))
+        else:
+            results.append(_failed(op, outcome))
+    return results
+
+
+def _failed(op: RemoteOp, error: ConnectorError) -> OpResult:
+    """What a connector's error means for the op it was met by."""
+    if isinstance(error, RemoteNotFound):
         if op.kind == OpKind.CREATE:
             # Not the entry (it does not exist yet) but where it goes: the remote has no such
             # project or company. Nothing was written, and every entry of the day would meet the
@@ -196,13 +259,14 @@ def perform(connector: Connector, op: RemoteOp) -> OpResult:
                 "project's link on the Mappings page and the integration's settings. Nothing "
                 "was sent for this entry."))
         return OpResult(op=op, kind=ResultKind.NOT_FOUND)
-    except RejectedEntry as error:
+    if isinstance(error, RejectedEntry):
         return OpResult(op=op, kind=ResultKind.REJECTED, message=str(error))
-    except TransientError as error:
+    if isinstance(error, TransientError):
         kind = ResultKind.UNKNOWN if error.maybe_applied else ResultKind.NOT_APPLIED
         return OpResult(op=op, kind=kind, message=str(error), retry_after=error.retry_after)
-    except PermanentError as error:  # refused credentials, say: nothing was written
+    if isinstance(error, PermanentError):  # refused credentials, say: nothing was written
         return OpResult(op=op, kind=ResultKind.NOT_APPLIED, message=str(error), permanent=True)
+    raise error
 
 
 def _remove(connector: Connector, remote_id: str) -> None:

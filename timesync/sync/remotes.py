@@ -68,8 +68,18 @@ def connector_for(integration: Integration) -> Connector:
             # Procore counts requests per app: every integration of one app shares a budget.
             budget=budget_for(kind="procore", base_url=settings.api_base_url,
                               credential=credentials.get("client_id", "")))
-        return ProcoreConnector(client)
+        return ProcoreConnector(client, start_stop_project_ids=_start_stop_projects(integration))
     raise PermanentError(f"{integration.get_kind_display()} cannot send timecards yet.")
+
+
+def _start_stop_projects(integration: Integration) -> set[str]:
+    """The Procore projects whose timesheets take start and stop times, as the catalog kept
+    them when references were last fetched: one query, no request to Procore per run."""
+    from timesync.models import CatalogItem, CatalogKind
+
+    return set(CatalogItem.objects.filter(
+        integration=integration, kind=CatalogKind.PROJECT, parent_remote_id="", start_stop=True,
+    ).values_list("remote_id", flat=True))
 
 
 def remote_address_policy() -> RemoteAddressPolicy:

@@ -37,7 +37,7 @@ from timesync.models import (
     Worker,
 )
 from timesync.sync import dispatch
-from timesync.sync.selectors import require_connected
+from timesync.sync.selectors import require_connected, require_sends
 
 WRITE_OUTCOMES = (SyncOutcome.CREATED, SyncOutcome.UPDATED, SyncOutcome.DELETED)
 FINAL_STATES = (SyncState.SUCCEEDED, SyncState.SUCCEEDED_WITH_WARNINGS, SyncState.FAILED)
@@ -80,6 +80,7 @@ def sync_run_start(
     if problem:
         raise ValidationError({"work_date": problem})
     require_connected(integration)
+    require_sends(integration)
     # A pulled remote's run waits for it (the Web Connector's next session plans and sends it);
     # nothing goes to a worker.
     pulled = integration.kind in PULLED_KINDS

@@ -36,6 +36,8 @@ def scheduled_syncs_start(*, now: datetime | None = None) -> list[int]:
     for integration in Integration.objects.filter(
         schedule_enabled=True, is_connected=True
     ).select_related("organization"):
+        if not integration.sends:
+            continue  # it only receives: nothing of ours goes to it, at night or by hand
         try:
             runs = _start_due(integration, now)
         except Exception:

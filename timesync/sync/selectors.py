@@ -78,6 +78,23 @@ def require_connected(integration: Integration) -> None:
         raise ReconnectRequired(integration)
 
 
+class IntegrationReceivesOnly(PermanentError):
+    """The integration's direction is `receive` (Procore's time cards come to us): nothing may
+    be sent to it. The API answers 409: the request is sound, the integration's setting says
+    no, and changing that setting makes the same request succeed."""
+
+    def __init__(self, integration: Integration) -> None:
+        super().__init__(f"{integration.name} only receives time cards from "
+                         f"{integration.get_kind_display()}: Timesync never sends to it. To sync "
+                         "from here, set its direction to send or both in its settings.")
+
+
+def require_sends(integration: Integration) -> None:
+    """Refuse to start a sync to an integration that only receives (`Integration.sends`)."""
+    if not integration.sends:
+        raise IntegrationReceivesOnly(integration)
+
+
 def integration_get(*, membership: Membership, integration_id: int) -> Integration:
     """`access_integration` under its older name (the dashboard and project pages use it)."""
     return access_integration(membership, integration_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -75,6 +75,21 @@ def test_the_bulk_endpoint_takes_whole_hours_only():
     assert whole["hours"] == 8
     assert whole["project_id"] == 7100000001
     assert fractional is None
+
+
+def test_start_and_stop_times_with_a_lunch_break_are_not_sent_in_bulk():
+    # The bulk endpoint has no lunch_time: Procore would count the break as worked.
+    start = datetime(2025, 3, 10, 7, tzinfo=UTC)
+    timed = {"start": start, "end": start + timedelta(hours=8, minutes=30)}
+    with_lunch = mapping.entry_to_bulk(make_entry(break_minutes=30, **timed), start_stop=True,
+                                       time_type_ids=TIME_TYPES, cost_code_id=None)
+    without = mapping.entry_to_bulk(make_entry(**timed), start_stop=True,
+                                    time_type_ids=TIME_TYPES, cost_code_id=None)
+
+    assert with_lunch is None
+    assert without["time_in"] == "2025-03-10T07:00:00+00:00"
+    assert "lunch_time" not in without
+    assert "hours" not in without
 
 
 def test_an_entry_is_read_from_its_nested_objects():
