@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from connectors.base import TransientError
 from tests import factories
 from tests.connectors.procore.fixtures import (
     AARON,
@@ -30,6 +31,7 @@ from timesync.models import (
 )
 from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
+from timesync.sync.remotes import connector_for
 
 from .conftest import procore_integration_for, run_to_completion
 
@@ -195,3 +197,15 @@ def test_an_update_to_an_entry_procore_locked_is_a_warning_naming_worker_and_day
     assert "{" not in message  # Procore's words, not its JSON
     assert world.emulator.request_count("PATCH") == patches_before + 1  # tried once, no loop
     assert world.remote() == [(AARON, "8.00", "REG", "03-100")]
+
+
+def test_a_procore_call_gives_up_after_the_read_timeout_the_settings_give(world, settings):
+    # `make chaos` shortens it (as PLEXXIS_READ_TIMEOUT_SECONDS) so that a write Procore holds
+    # and applies late outlives the client; it was fixed at the client's 30 s default.
+    settings.PROCORE_READ_TIMEOUT_SECONDS = 0.2
+    world.emulator.inject("apply_late", count=None, method="GET", seconds=1.0)
+    connector = connector_for(world.integration)
+
+    with pytest.raises(TransientError):
+        connector.list_entries(project_remote_id=str(PROJECT_ID), work_date=WORK_DATE)
+    connector.close()
