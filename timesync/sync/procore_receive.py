@@ -20,7 +20,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -68,6 +68,8 @@ SWEEP_FIRST_LOOKBACK = timedelta(days=1)
 # The sweep reads again a little before its bookmark: an entry saved as the last sweep read
 # may carry an updated_at just before it. Its dedupe key makes the overlap harmless.
 SWEEP_OVERLAP = timedelta(minutes=2)
+# Pending events whose task was lost, taken up by one sweep (the next takes the rest).
+LOST_EVENTS_PER_SWEEP = 500
 SYSTEM_USER_EMAIL = "procore@system.timesync.invalid"
 ACTIVITY_SIZE = 20
 DEFAULT_START = time(8, 0)  # where a total-hours entry's shift starts on a new day
@@ -447,9 +449,29 @@ def _wanted(integration: Integration, link: ProjectLink, worker_id: int,
     if shift is not None and shift.work_date == remote.work_date:
         start, lunch = shift.start, shift.break_minutes
     else:
-        start, lunch = datetime.combine(remote.work_date, DEFAULT_START, tzinfo=zone), 0
+        start, lunch = _free_start(worker_id, remote.work_date, zone, float(hours), shift), 0
     end = start + timedelta(hours=float(hours), minutes=lunch)
     return _Wanted(worker_id, link.project_id, cost_code_id, start, end, lunch, time_type, notes)
+
+
+def _free_start(worker_id: int, work_date: date, zone: ZoneInfo, hours: float,
+                shift: Shift | None) -> datetime:
+    """Where a total-hours entry's new shift starts: DEFAULT_START, or, when the worker
+    already works then (a second entry of the day, another cost code), right after their
+    shifts of that day. The time is ours to choose (Procore holds none): choosing one that
+    collides would refuse a valid entry. Past the day, DEFAULT_START (the overlap is then
+    reported as it is)."""
+    default = datetime.combine(work_date, DEFAULT_START, tzinfo=zone)
+    others = Shift.objects.filter(worker_id=worker_id, deleted_at__isnull=True,
+                                  end__isnull=False).order_by("start")
+    if shift is not None:
+        others = others.exclude(pk=shift.pk)
+    start = default
+    for other in others.filter(end__gt=default,
+                               start__lt=default + timedelta(days=1, hours=hours)):
+        if other.start < start + timedelta(hours=hours) and other.end > start:
+            start = other.end
+    return start if start.astimezone(zone).date() == work_date else default
 
 
 def _ledger_received(*, integration: Integration, record: ExternalRecord | None, shift: Shift,
@@ -494,7 +516,8 @@ def _describe(shift: Shift) -> str:
 
 def procore_sweep(*, integration_id: int, now: datetime | None = None) -> int:
     """Read the entries changed (or deleted) at Procore since the last sweep and apply them
-    through the events' deduplicated path. Returns how many changed something."""
+    through the events' deduplicated path, after the webhook events whose task was lost.
+    Returns how many changed something."""
     integration = Integration.objects.select_related("organization").get(pk=integration_id)
     if receiving_settings(integration) is None or not integration.is_connected:
         return 0
@@ -514,7 +537,7 @@ def procore_sweep(*, integration_id: int, now: datetime | None = None) -> int:
         raise
     finally:
         connector.close()
-    caught = 0
+    caught = _lost_events_take_up(integration, until)
     for data, kind in [(d, "update") for d in changed] + [(d, "delete") for d in deleted]:
         if not isinstance(data, dict) or "id" not in data:
             continue
@@ -530,6 +553,22 @@ def procore_sweep(*, integration_id: int, now: datetime | None = None) -> int:
             caught += 1
     ProcoreReceiver.objects.filter(pk=receiver.pk).update(
         last_sweep_at=until, last_sweep_caught=caught, last_sweep_error="")
+    return caught
+
+
+def _lost_events_take_up(integration: Integration, now: datetime) -> int:
+    """Process the webhook events still pending SYNC_RUN_LOST_SECONDS after they arrived: their
+    task was lost (the broker restarted empty, or was down when the event came: the endpoint
+    answered Procore all the same). Processing twice is harmless. Returns how many changed
+    something."""
+    lost_before = now - timedelta(seconds=django_settings.SYNC_RUN_LOST_SECONDS)
+    caught = 0
+    for event_id in InboundEvent.objects.filter(
+            integration=integration, state=InboundState.PENDING, received_at__lt=lost_before,
+    ).order_by("received_at", "pk").values_list("pk", flat=True)[:LOST_EVENTS_PER_SWEEP]:
+        done = inbound_event_process(event_id=event_id)
+        if done is not None and done.state == InboundState.APPLIED:
+            caught += 1
     return caught
 
 

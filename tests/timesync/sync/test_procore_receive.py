@@ -4,7 +4,9 @@ what the webhooks missed."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -19,6 +21,7 @@ from tests.timesync.sync.procore_world import (
     procore_emulator,
     receiving,
 )
+from timesync import services
 from timesync.models import (
     InboundEvent,
     InboundSource,
@@ -149,6 +152,44 @@ def test_a_deletion_whose_webhook_never_arrived_is_applied_by_the_next_sweep(
     procore_receive.procore_sweep(integration_id=receiving.integration.pk)
 
     assert receiving.shifts() == []
+
+
+def test_a_webhook_whose_task_the_broker_lost_is_applied_by_the_next_sweep_not_left_pending(
+        receiving: Receiving, monkeypatch, settings):
+    # Found by `make chaos` (a Redis restart while Procore delivered): the endpoint stored the
+    # event and answered Procore, but its task never reached a worker; the event stayed
+    # pending on the activity page for good.
+    settings.SYNC_RUN_LOST_SECONDS = 0
+    monkeypatch.setattr(procore_receive, "inbound_event_enqueue", lambda event_id: None)
+    receiving.create_in_procore(hours="7.50")
+    [event] = InboundEvent.objects.filter(integration=receiving.integration)
+    assert (event.state, receiving.shifts()) == (InboundState.PENDING, [])
+
+    procore_receive.procore_sweep(integration_id=receiving.integration.pk)
+
+    event.refresh_from_db()
+    assert event.state == InboundState.APPLIED
+    [shift] = receiving.shifts()
+    assert shift.paid_hours == Decimal("7.50")
+
+
+def test_a_second_entry_of_the_day_in_procore_becomes_a_second_shift_not_an_overlap(
+        receiving: Receiving):
+    # Found by `make chaos`: a total-hours entry was placed at 08:00 whatever the worker's
+    # day held, so a worker with a morning shift got the Procore entry refused as an overlap.
+    start = datetime(WORK_DATE.year, WORK_DATE.month, WORK_DATE.day, 7,
+                     tzinfo=ZoneInfo("America/Toronto"))
+    services.shift_create(actor=receiving.admin, worker=receiving.aaron,
+                          project=receiving.project, start=start,
+                          end=start + timedelta(hours=8.5), break_minutes=30)
+
+    receiving.create_in_procore(hours="6.25")
+
+    [event] = InboundEvent.objects.filter(integration=receiving.integration)
+    assert event.state == InboundState.APPLIED, event.outcome
+    assert sorted(shift.paid_hours for shift in receiving.shifts()) == [
+        Decimal("6.25"), Decimal("8.00")]
+    assert {shift.work_date for shift in receiving.shifts()} == {WORK_DATE}
 
 
 def test_an_unknown_worker_fails_with_a_reason_and_a_retry_applies_it_once_linked(
