@@ -358,6 +358,13 @@ def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: st
         return InboundState.APPLIED, f"Deleted {_describe(shift)} (deleted in Procore).", shift
 
     remote = mapping.procore_to_remote_entry(data)
+    if record is None and (remote.idempotency_key or "").startswith(
+            planning.key_prefix(integration)):
+        # Our own write, read before the ledger learned its id (a lost answer the run is
+        # still settling) or listed before we deleted it: never a new shift of Procore's.
+        return InboundState.IGNORED, (
+            "An entry Timesync wrote (its key is ours) that a sync is settling: nothing to "
+            "do."), None
     link = _project_link(integration, remote.project_remote_id)
     if link is None:
         if spec.only_linked_projects:

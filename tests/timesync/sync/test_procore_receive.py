@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
+from connectors.procore import mapping
 from tests import factories
-from tests.connectors.procore.fixtures import ADRIANA
+from tests.connectors.procore.fixtures import AARON, ADRIANA, PROJECT_ID
 from tests.timesync.sync.procore_world import (
     WORK_DATE,
     Receiving,
@@ -30,7 +31,7 @@ from timesync.models import (
     ProcoreReceiver,
     WorkerLink,
 )
-from timesync.sync import procore_receive, runs
+from timesync.sync import planning, procore_receive, runs
 from timesync.sync import services as sync_services
 from timesync.sync.planning import Action, build_plan
 
@@ -190,6 +191,29 @@ def test_a_second_entry_of_the_day_in_procore_becomes_a_second_shift_not_an_over
     assert sorted(shift.paid_hours for shift in receiving.shifts()) == [
         Decimal("6.25"), Decimal("8.00")]
     assert {shift.work_date for shift in receiving.shifts()} == {WORK_DATE}
+
+
+def test_an_entry_our_sync_wrote_never_becomes_a_second_shift_before_the_ledger_knows_it(
+        receiving: Receiving):
+    # Found by `make chaos`: the answer to our create was lost, and the sweep listed the entry
+    # before the run had settled its id; it took the entry for Procore's and made a second
+    # shift of it, whose ledger record then held the same entry (a later sync deleted it, and
+    # the hours of the first shift with it).
+    start = datetime(WORK_DATE.year, WORK_DATE.month, WORK_DATE.day, 16,
+                     tzinfo=ZoneInfo("America/Toronto"))
+    ours = services.shift_create(actor=receiving.admin, worker=receiving.aaron,
+                                 project=receiving.project, start=start,
+                                 end=start + timedelta(hours=4), break_minutes=30)
+    key = planning.idempotency_key(receiving.integration, ours, 1)
+    receiving.emulator.inject_delivery("drop")
+    receiving.emulator.seed(entries=[{
+        "project_id": PROJECT_ID, "party_id": AARON, "date": WORK_DATE.isoformat(),
+        "hours": "3.50", "origin_id": mapping.origin_id(key), "origin_data": key}])
+    receiving.emulator.wait_for_deliveries()
+
+    procore_receive.procore_sweep(integration_id=receiving.integration.pk)
+
+    assert receiving.shifts() == [ours]
 
 
 def test_an_unknown_worker_fails_with_a_reason_and_a_retry_applies_it_once_linked(
