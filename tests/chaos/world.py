@@ -32,6 +32,7 @@ from timesync import crypto, services
 from timesync.models import (
     ApprovalState,
     ExternalRecord,
+    InboundEvent,
     Integration,
     IntegrationKind,
     Membership,
@@ -374,9 +375,15 @@ def _judge_procore_deletions(world: World, verdict: Verdict) -> None:
         for shift in Shift.objects.filter(pk__in=owners, deleted_at__isnull=True):
             if any(shift_id == shift.pk and at > action.at for shift_id, at in world.our_edits):
                 continue  # edited here afterwards: our edit is the later word
+            record = ExternalRecord.objects.filter(integration=world.integration,
+                                                   shift=shift).first()
+            received = list(InboundEvent.objects.filter(
+                integration=world.integration, resource_id=str(action.entry_id),
+            ).order_by("pk").values_list("source", "event_type", "state", "outcome"))
             verdict.note("wrong", f"entry {action.entry_id} was deleted in Procore, but shift "
                                   f"{shift.pk} ({shift.worker.name}, {shift.work_date}) is "
-                                  f"still live here")
+                                  f"still live here; ledger: {_describe(record)}; received: "
+                                  f"{received}")
 
 
 def _judge_run_logs(world: World, verdict: Verdict) -> None:
