@@ -271,8 +271,11 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
         listed = event.payload.get("entry") if event.source == InboundSource.SWEEP \
             and event.attempts == 0 else None
         data = _fetch(integration, event.resource_id) if listed is None else listed
+        deleted_key = None
         if data is not None and data.get("deleted_at"):
-            data = None
+            deleted_key, data = data.get("origin_data"), None
+        if data is None and deleted_key is None:
+            deleted_key = _deleted_entry_key(integration, event)
         stamp = parse_datetime(str(data.get("updated_at") or "")) if data else None
         receiver, _ = ProcoreReceiver.objects.get_or_create(
             integration=integration, defaults={"organization_id": integration.organization_id})
@@ -288,7 +291,8 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
                     "change."), None
             else:
                 state, outcome, shift = entry_apply(integration=integration, spec=spec,
-                                                    entry_id=event.resource_id, data=data)
+                                                    entry_id=event.resource_id, data=data,
+                                                    deleted_key=deleted_key)
             InboundEvent.objects.filter(pk=event.pk).update(
                 state=state, outcome=outcome[:500], shift=shift, processed_at=timezone.now(),
                 remote_updated_at=stamp)
@@ -338,13 +342,36 @@ class _Wanted:
     notes: str
 
 
+def _deleted_entry_key(integration: Integration, event: InboundEvent) -> str | None:
+    """The key (origin_data) a deleted entry carried, when it may be a create of ours whose
+    answer we never had: no record holds its id while one of ours waits to learn its id. Read
+    from Procore's list of entries deleted since shortly before the event arrived (a deleted
+    entry is not found by id); None otherwise."""
+    records = ExternalRecord.objects.filter(integration=integration)
+    if not records.filter(state=RecordState.PENDING_CREATE).exists() or records.filter(
+            remote_id=event.resource_id).exclude(state=RecordState.DELETED).exists():
+        return None
+    connector = connector_for(integration)
+    assert isinstance(connector, ProcoreConnector)
+    try:
+        deleted = connector.client.list_company_entries(
+            deleted_between=(event.received_at - SWEEP_OVERLAP, timezone.now()))
+    finally:
+        connector.close()
+    return next((str(row.get("origin_data") or "") or None for row in deleted
+                 if isinstance(row, dict) and str(row.get("id")) == event.resource_id), None)
+
+
 def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: str,
-                data: dict[str, Any] | None) -> tuple[str, str, Shift | None]:
-    """Make our shift match Procore's entry `data` (None: deleted). Returns the event's state,
-    its outcome in words, and the shift."""
+                data: dict[str, Any] | None, deleted_key: str | None = None
+                ) -> tuple[str, str, Shift | None]:
+    """Make our shift match Procore's entry `data` (None: deleted; `deleted_key`: the key it
+    carried, if known). Returns the event's state, its outcome in words, and the shift."""
     record = ExternalRecord.objects.select_related("shift").filter(
         integration=integration, remote_id=str(entry_id)).exclude(
         state=RecordState.DELETED).first()
+    if data is None and record is None and deleted_key:
+        return _unconfirmed_create_deleted(integration, entry_id, deleted_key)
     if data is None:
         if record is None or record.shift.deleted_at is not None:
             return InboundState.UNCHANGED, "Deleted in Procore; nothing of ours to delete.", \
@@ -416,6 +443,27 @@ def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: st
         _ledger_received(integration=integration, record=record, shift=shift, link=link,
                          entry_id=str(entry_id))
     return state, outcome, shift
+
+
+def _unconfirmed_create_deleted(integration: Integration, entry_id: str, key: str
+                                ) -> tuple[str, str, Shift | None]:
+    """Procore deleted an entry we created before our sync had its answer (lost, or the
+    worker died): the sync would find no entry with its key and create it again, undoing
+    the deletion. The deletion is Procore's last word: our shift is deleted, and its record
+    says so (the sync, comparing its state, then leaves it alone)."""
+    with transaction.atomic():
+        record = ExternalRecord.objects.select_for_update().select_related("shift").filter(
+            integration=integration, idempotency_key=key,
+            state=RecordState.PENDING_CREATE).first()
+        if record is None or record.shift.deleted_at is not None:
+            return InboundState.UNCHANGED, "Deleted in Procore; nothing of ours to delete.", \
+                record.shift if record else None
+        shift = shift_services.shift_delete(actor=system_actor(integration), shift=record.shift)
+        ExternalRecord.objects.filter(pk=record.pk).update(
+            state=RecordState.DELETED, remote_id=str(entry_id), revision=record.revision + 1,
+            shift_version=shift.version)
+    return InboundState.APPLIED, (f"Deleted {_describe(shift)} (deleted in Procore just after "
+                                  "we created it)."), shift
 
 
 def _cost_code(cost_code_id: int | None):

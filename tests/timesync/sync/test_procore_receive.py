@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
+from config.celery import app
 from connectors.procore import mapping
 from tests import factories
 from tests.connectors.procore.fixtures import AARON, ADRIANA, PROJECT_ID
+from tests.timesync.sync.conftest import run_to_completion
 from tests.timesync.sync.procore_world import (
     WORK_DATE,
     Receiving,
@@ -31,7 +33,7 @@ from timesync.models import (
     ProcoreReceiver,
     WorkerLink,
 )
-from timesync.sync import planning, procore_receive, runs
+from timesync.sync import planning, procore_receive, push, runs
 from timesync.sync import services as sync_services
 from timesync.sync.planning import Action, build_plan
 
@@ -214,6 +216,36 @@ def test_an_entry_our_sync_wrote_never_becomes_a_second_shift_before_the_ledger_
     procore_receive.procore_sweep(integration_id=receiving.integration.pk)
 
     assert receiving.shifts() == [ours]
+
+
+def test_a_deletion_in_procore_just_after_our_create_whose_answer_was_lost_is_not_undone(
+        receiving: Receiving, settings):
+    # Found by `make chaos` (SEED=11 TRIAL=18): the answer to our create was lost, someone
+    # deleted the new entry in Procore, its webhook found no record holding that id ("nothing
+    # of ours"), and the run, finding no entry with its key, created it again.
+    app.conf.task_always_eager = False  # the test plays the run's attempts and the worker
+    settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS = 0
+    start = datetime(WORK_DATE.year, WORK_DATE.month, WORK_DATE.day, 7,
+                     tzinfo=ZoneInfo("America/Toronto"))
+    shift = services.shift_create(actor=receiving.admin, worker=receiving.aaron,
+                                  project=receiving.project, start=start,
+                                  end=start + timedelta(hours=8.5), break_minutes=30)
+    receiving.emulator.inject("lose_response", method="POST")
+    run = runs.sync_run_start(integration=receiving.integration, project=receiving.project,
+                              work_date=WORK_DATE, trigger="api", actor=receiving.admin).run
+    assert push.sync_run_execute(run_id=run.pk).retry_in is not None  # outcome unknown
+    [entry] = receiving.emulator.entries()
+
+    receiving.emulator.delete_in_procore(entry["id"])
+    receiving.emulator.wait_for_deliveries()
+    for event in InboundEvent.objects.filter(state=InboundState.PENDING):
+        procore_receive.inbound_event_process(event_id=event.pk)
+    run_to_completion(run.pk)
+
+    assert receiving.emulator.entries() == []
+    assert receiving.shifts() == []
+    shift.refresh_from_db()
+    assert shift.history.first().history_user.full_name == "From Procore"
 
 
 def test_an_unknown_worker_fails_with_a_reason_and_a_retry_applies_it_once_linked(
