@@ -87,6 +87,10 @@ class NotApplicable(Exception):
     """The entry cannot be applied as it stands; str() says why, for the activity view."""
 
 
+class Unsettled(Exception):
+    """Not yet: the event stays pending and a later sweep applies it; str() says why."""
+
+
 # --- Settings and the hook at Procore -----------------------------------------------------
 
 
@@ -296,6 +300,9 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
             InboundEvent.objects.filter(pk=event.pk).update(
                 state=state, outcome=outcome[:500], shift=shift, processed_at=timezone.now(),
                 remote_updated_at=stamp)
+    except Unsettled as waiting:
+        state = InboundState.PENDING
+        InboundEvent.objects.filter(pk=event.pk).update(state=state, outcome=str(waiting)[:500])
     except (NotApplicable, ConnectorError, ValidationError, shift_services.StaleVersion,
             roles.PermissionDenied) as failure:
         state = InboundState.FAILED
@@ -387,11 +394,18 @@ def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: st
     remote = mapping.procore_to_remote_entry(data)
     if record is None and (remote.idempotency_key or "").startswith(
             planning.key_prefix(integration)):
-        # Our own write, read before the ledger learned its id (a lost answer the run is
-        # still settling) or listed before we deleted it: never a new shift of Procore's.
+        # Our own write, never a new shift of Procore's. Read before the ledger learned its
+        # id (a lost answer the run is still settling): applied once the run has settled it,
+        # as someone may have changed it in Procore meanwhile. Else a leftover of ours (listed
+        # before we deleted it, or a duplicate the run's read-back removes).
+        if ExternalRecord.objects.filter(integration=integration,
+                                         idempotency_key=remote.idempotency_key,
+                                         state=RecordState.PENDING_CREATE).exists():
+            raise Unsettled("An entry Timesync created that a sync has yet to confirm: "
+                            "applied by the sweep once it has.")
         return InboundState.IGNORED, (
-            "An entry Timesync wrote (its key is ours) that a sync is settling: nothing to "
-            "do."), None
+            "An entry Timesync wrote (its key is ours) that no shift holds: nothing to do."), \
+            None
     link = _project_link(integration, remote.project_remote_id)
     if link is None:
         if spec.only_linked_projects:

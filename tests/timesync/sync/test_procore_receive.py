@@ -248,6 +248,38 @@ def test_a_deletion_in_procore_just_after_our_create_whose_answer_was_lost_is_no
     assert shift.history.first().history_user.full_name == "From Procore"
 
 
+def test_an_edit_in_procore_to_our_create_whose_answer_was_lost_is_applied_once_confirmed(
+        receiving: Receiving, settings):
+    # Found by `make chaos` (SEED=12 TRIAL=26): the entry carries our key but no record held
+    # its id yet, so its webhook and a sweep left it alone; once the run had settled the id,
+    # the sweep listed the same change again under the same key, and skipped it as seen.
+    app.conf.task_always_eager = False  # the test plays the run's attempts and the worker
+    settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS = 0
+    settings.SYNC_RUN_LOST_SECONDS = 0
+    start = datetime(WORK_DATE.year, WORK_DATE.month, WORK_DATE.day, 7,
+                     tzinfo=ZoneInfo("America/Toronto"))
+    services.shift_create(actor=receiving.admin, worker=receiving.aaron,
+                          project=receiving.project, start=start,
+                          end=start + timedelta(hours=8.5), break_minutes=30)
+    receiving.emulator.inject("lose_response", method="POST")
+    run = runs.sync_run_start(integration=receiving.integration, project=receiving.project,
+                              work_date=WORK_DATE, trigger="api", actor=receiving.admin).run
+    assert push.sync_run_execute(run_id=run.pk).retry_in is not None  # outcome unknown
+    [entry] = receiving.emulator.entries()
+    receiving.emulator.edit_in_procore(entry["id"], hours="6.00")
+    receiving.emulator.wait_for_deliveries()
+    for event in InboundEvent.objects.filter(state=InboundState.PENDING):
+        procore_receive.inbound_event_process(event_id=event.pk)
+    procore_receive.procore_sweep(integration_id=receiving.integration.pk)
+
+    run_to_completion(run.pk)
+    procore_receive.procore_sweep(integration_id=receiving.integration.pk)
+
+    [shift] = receiving.shifts()
+    assert shift.paid_hours == Decimal("6.00")
+    assert [e["hours"] for e in receiving.emulator.entries()] == ["6.00"]
+
+
 def test_an_unknown_worker_fails_with_a_reason_and_a_retry_applies_it_once_linked(
         receiving: Receiving):
     receiving.create_in_procore(hours="7.50", party_id=ADRIANA)
