@@ -336,8 +336,8 @@ class Chaos:
         except KeyError:  # deleted meanwhile
             return
         world.procore_actions.append(ProcoreAction(action, entry["id"], stamp, owner))
-        self.seen.append(f"{action}ed entry {entry['id']} (shift {owner}) in Procore".replace(
-            "deleteed", "deleted"))
+        done = {"edit": "edited", "delete": "deleted"}[action]
+        self.seen.append(f"{done} entry {entry['id']} (shift {owner}) in Procore")
 
     def _delivery(self, at: float, fault: str, count: int) -> None:
         self.world.emulator.inject_delivery(fault, count=count, times=self.rng.choice((2, 3)))
