@@ -181,6 +181,7 @@ class Chaos:
         self.seen: list[str] = []
         self.process_faults = 0
         self.mid_run = 0  # process faults that found a run executing
+        self.reconnected = False  # the Procore grant was lost, and connected again
         self.later: list[Event] = []  # follow-ups: bring Redis back
         # A frozen worker is thawed by a timer of its own: frozen inside a transaction, it
         # holds row locks that may block this process until it thaws.

@@ -31,7 +31,7 @@ from timesync.sync import procore_receive, recovery
 from .conftest import SUMMARY, Stack
 from .faults import Chaos, Event, pick_events
 from .stack import wait_until
-from .world import Verdict, World, build_world, judge
+from .world import Verdict, World, build_world, judge, procore_reconnect_if_needed
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 
@@ -54,9 +54,11 @@ class Tally:
     stuck: int = 0
     process_faults: int = 0
     mid_run: int = 0
+    reconnects: int = 0
 
     def add(self, verdict: Verdict, stuck: int, chaos: Chaos) -> None:
         self.trials += 1
+        self.reconnects += chaos.reconnected
         self.process_faults += chaos.process_faults
         self.mid_run += chaos.mid_run
         self.duplicates += verdict.duplicates
@@ -208,6 +210,12 @@ def run_trial(stack: Stack, rng: random.Random, remote: str = "plexxis"
     clean_runs = []
     pending: list[InboundEvent] = []
     if not stuck:
+        if world.remote == "procore":
+            lost = procore_reconnect_if_needed(world)
+            if lost:
+                chaos.reconnected = True
+                driver.seen.append(f"the Procore grant was lost ({lost[:80]}); connected "
+                                   "again as an admin would")
         if world.two_way:
             pending = driver.settle_inbound(world)
         before = {run.pk for run in world.runs()}
@@ -265,6 +273,7 @@ def test_chaos(stack: Stack, request: pytest.FixtureRequest) -> None:
               f"loss={verdict.losses} wrong={verdict.wrong} stuck={stuck} {summary}",
               flush=True)
     print(f"{tally.trials} trials took {time.monotonic() - began:.0f}s; {tally.mid_run} of "
-          f"{tally.process_faults} process faults found a run executing", flush=True)
+          f"{tally.process_faults} process faults found a run executing; the Procore grant was "
+          f"lost (and connected again) in {tally.reconnects}", flush=True)
     request.config.stash[SUMMARY] = tally.line()
     assert tally.clean, tally.line()

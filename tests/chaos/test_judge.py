@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from timesync import services
-from timesync.models import InboundEvent, InboundState, SyncRun, SyncTrigger
+from timesync.models import InboundEvent, InboundState, Integration, SyncRun, SyncTrigger
 from timesync.sync import procore_receive, push
 from timesync.sync import runs as sync_runs
 
@@ -28,6 +28,7 @@ from .world import (
     build_world,
     judge,
     now,
+    procore_reconnect_if_needed,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -188,3 +189,16 @@ def test_procore_hours_our_shift_does_not_say_are_wrong(two_way):
     _receive(two_way)
 
     assert judge(two_way).wrong == 1
+
+
+def test_a_lost_procore_grant_is_connected_again_as_an_admin_would(two_way):
+    # A worker killed between Procore's answer to a refresh and its commit loses the grant
+    # (single-use refresh tokens): the trial reconnects, then its clean syncs must go through.
+    Integration.objects.filter(pk=two_way.integration.pk).update(
+        reconnect_reason="Procore no longer accepts this connection's authorization")
+    two_way.emulator.expire_access_tokens()
+
+    assert procore_reconnect_if_needed(two_way)
+    assert procore_reconnect_if_needed(two_way) is None
+    _sync_every_day(two_way)
+    assert all(run.state != "failed" for run in two_way.runs())

@@ -26,6 +26,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
+
+from connectors.procore import oauth
 from connectors.procore.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests import factories
 from timesync import crypto, services
@@ -48,7 +51,7 @@ from timesync.models import (
     Worker,
     WorkerLink,
 )
-from timesync.sync import procore_receive
+from timesync.sync import procore, procore_receive
 from timesync.sync import services as sync_services
 
 from .stack import CountingEmulator, CountingProcoreEmulator
@@ -211,6 +214,26 @@ def _procore_integration(organization, emulator: CountingProcoreEmulator,
         refresh_token_encrypted=crypto.encrypt_json({"token": issued["refresh_token"]}),
         expires_at=datetime.now(tz=TORONTO) + timedelta(seconds=issued["expires_in"]))
     return integration
+
+
+def procore_reconnect_if_needed(world: World) -> str | None:
+    """A worker killed (or its database session ended) between Procore's answer to a refresh
+    and the commit of the new pair loses the grant: refresh tokens are single-use, and the new
+    one died with the process. The integration is then "reconnect needed" (runs stop with the
+    reason, admins are emailed): the trial does what the admin would, connect again, before
+    the clean syncs. Returns the reason, or None when the grant held."""
+    integration = Integration.objects.get(pk=world.integration.pk)
+    if not integration.reconnect_reason:
+        return None
+    issued = world.emulator.issue_tokens()
+    grant = oauth.TokenGrant(
+        access_token=issued["access_token"], refresh_token=issued["refresh_token"],
+        expires_at=timezone.now() + timedelta(seconds=issued["expires_in"]))
+    procore.procore_connected(actor=world.admin.user, integration=integration,
+                              grant=procore.ProcoreGrant(tokens=grant,
+                                                         company_name="Northwind Builders"),
+                              note="Connected again after the grant was lost (chaos).")
+    return integration.reconnect_reason
 
 
 def procore_entry_owner(world: World, entry: dict) -> int | None:
