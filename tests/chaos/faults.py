@@ -191,7 +191,10 @@ class Chaos:
         try:
             getattr(self, f"_{event.kind}")(event.at, **event.params)
         except Exception as error:  # a lock held by a frozen worker, a broker that is down
-            self.seen.append(f"{event.kind} raised {type(error).__name__}: {str(error)[:80]}")
+            # A deadlock's DETAIL (which statements, which rows) is what a fix needs.
+            shown = " | ".join(str(error).splitlines()) if "deadlock" in str(error) \
+                else str(error)[:80]
+            self.seen.append(f"{event.kind} raised {type(error).__name__}: {shown}")
 
     # --- Clicks ---------------------------------------------------------------------------
 
