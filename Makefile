@@ -79,7 +79,8 @@ bench: $(VENV)/.installed
 	eval "$$($(PY) -m config.devenv --test)" && $(VENV)/bin/pytest -m bench -s -q tests/bench | grep -E '^\[bench\]|passed|failed'
 
 # Seeded fault injection on the real stack (README "Chaos"): `make chaos TRIALS=20 SEED=7`;
-# TRIAL=n replays one trial of the seed; EMBEDDED=1 runs it on the embedded default (SQLite and
+# TRIAL=n replays one trial of the seed; REMOTE=plexxis or REMOTE=procore runs every trial against
+# that one (they alternate by default); EMBEDDED=1 runs it on the embedded default (SQLite and
 # the filesystem broker in a temporary folder). Its own database, so a `make test` running
 # meanwhile is not disturbed; the broker is a private redis-server the harness starts.
 TRIALS ?= 200
@@ -91,6 +92,7 @@ chaos: export CHAOS_TRIALS = $(TRIALS)
 chaos: export CHAOS_SEED = $(SEED)
 chaos: export CHAOS_TRIAL = $(TRIAL)
 chaos: export CHAOS_EMBEDDED = $(EMBEDDED)
+chaos: export CHAOS_REMOTE = $(REMOTE)
 chaos: $(VENV)/.installed
 	@if [ -n "$(EMBEDDED)" ]; then \
 		export VAR_DIR="$$(mktemp -d)" CELERY_BROKER_URL=filesystem:// CACHE_URL=locmemcache://; \

@@ -388,6 +388,8 @@ SYNC_RETRY_MAX_SECONDS = env.float("SYNC_RETRY_MAX_SECONDS", default=600.0)
 # How long a Plexxis call may wait for an answer before its outcome counts as unknown. The chaos
 # harness shortens it so that a write the remote holds (and applies late) outlives the client.
 PLEXXIS_READ_TIMEOUT_SECONDS = env.float("PLEXXIS_READ_TIMEOUT_SECONDS", default=30.0)
+# The same for Procore's API (the chaos harness shortens it for the same reason).
+PROCORE_READ_TIMEOUT_SECONDS = env.float("PROCORE_READ_TIMEOUT_SECONDS", default=30.0)
 # Hosts a connector's address may name although they are private (the local emulators).
 # Empty in production: an admin-typed URL must not make our servers call our own network.
 CONNECTOR_PRIVATE_HOSTS_ALLOWED = env.list(

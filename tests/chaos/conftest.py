@@ -27,6 +27,7 @@ from timesync.management.supervisor import Backoff, Supervisor
 from .faults import Timing
 from .stack import (
     CountingEmulator,
+    CountingProcoreEmulator,
     PrivateRedis,
     SupervisedWorker,
     Worker,
@@ -36,6 +37,7 @@ from .stack import (
 from .world import API_KEY
 
 EMBEDDED = os.environ.get("CHAOS_EMBEDDED", "") not in ("", "0")
+REMOTES = ("plexxis", "procore")
 SUMMARY = pytest.StashKey[str]()
 
 
@@ -68,6 +70,8 @@ def _require_postgresql(django_db_setup, django_db_blocker) -> None:
 class Stack:
     mode: str  # "main" | "embedded"
     emulator: CountingEmulator
+    procore: CountingProcoreEmulator
+    remotes: tuple[str, ...]  # what the trials run against, in turn
     redis: PrivateRedis | None
     workers: list[Worker]
     timing: Timing
@@ -116,15 +120,29 @@ def _bounded_lock_waits(sender, connection, **kwargs) -> None:
             cursor.execute("SET lock_timeout = '20s'")
 
 
+def _remotes() -> tuple[str, ...]:
+    wanted = os.environ.get("CHAOS_REMOTE", "").strip().lower()
+    if not wanted:
+        return REMOTES
+    if wanted not in REMOTES:
+        pytest.exit(f"REMOTE is one of {', '.join(REMOTES)}, not {wanted!r}.", returncode=2)
+    return (wanted,)
+
+
 @pytest.fixture
-def stack(transactional_db, settings, monkeypatch) -> Iterator[Stack]:
+def stack(transactional_db, live_server, settings, monkeypatch) -> Iterator[Stack]:
     timing = Timing()
+    remotes = _remotes()
     settings.SYNC_RUN_STALE_SECONDS = timing.stale
     settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS = timing.lifetime
     settings.SYNC_RUN_LOST_SECONDS = timing.lost
     settings.SYNC_RETRY_BASE_SECONDS = timing.retry_base
     settings.SYNC_RETRY_MAX_SECONDS = timing.retry_max
     settings.PLEXXIS_READ_TIMEOUT_SECONDS = timing.read_timeout
+    settings.PROCORE_READ_TIMEOUT_SECONDS = timing.read_timeout
+    # Procore's webhooks reach this process's live server: its endpoint stores each event and
+    # queues its processing for the workers, as gunicorn does in production.
+    settings.SITE_URL = live_server.url
     logs = ROOT / "test-artifacts" / "chaos"
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir(parents=True)
@@ -134,6 +152,8 @@ def stack(transactional_db, settings, monkeypatch) -> Iterator[Stack]:
     connection.close()
     emulator = CountingEmulator(api_key=API_KEY, rate_limit=100_000)
     emulator.start()
+    procore = CountingProcoreEmulator(rate_limit=100_000)
+    procore.start()
     env = {**os.environ, **timing.environment()}
     redis = supervisor = None
     if EMBEDDED:
@@ -157,8 +177,9 @@ def stack(transactional_db, settings, monkeypatch) -> Iterator[Stack]:
         for worker in workers:
             if not wait_until(worker.ready, 90):
                 raise RuntimeError(f"worker {worker.name} did not start; see {worker.log}")
-        yield Stack(mode="embedded" if EMBEDDED else "main", emulator=emulator, redis=redis,
-                    workers=workers, timing=timing, logs=logs)
+        yield Stack(mode="embedded" if EMBEDDED else "main", emulator=emulator,
+                    procore=procore, remotes=remotes, redis=redis, workers=workers,
+                    timing=timing, logs=logs)
     finally:
         for worker in workers:
             worker.stop()
@@ -167,4 +188,5 @@ def stack(transactional_db, settings, monkeypatch) -> Iterator[Stack]:
         if redis is not None:
             redis.stop()
         emulator.stop()
+        procore.stop()
         connection_created.disconnect(_bounded_lock_waits)

@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -21,13 +22,27 @@ from timesync.models import (
     SyncState,
     SyncTrigger,
 )
-from timesync.sync import dispatch
+from timesync.sync import dispatch, procore_receive
 from timesync.sync import runs as sync_runs
 
 from .stack import PrivateRedis, Worker
-from .world import TORONTO, World
+from .world import (
+    KNOWN,
+    PARTIES,
+    PROCORE_PROJECT,
+    TORONTO,
+    ProcoreAction,
+    World,
+    now,
+    procore_entry_owner,
+)
 
 REMOTE_FAULTS = ("apply_late", "lose_response", "rate_limit", "server_error", "timeout")
+# Procore's own on top: every access token expiring at once (two workers then refresh with a
+# single-use refresh token).
+PROCORE_FAULTS = (*REMOTE_FAULTS, "token_expiry")
+# Webhook deliveries that repeat, arrive newest first, or never arrive (the sweep's to catch).
+DELIVERY_FAULTS = ("repeat", "reorder", "drop")
 WRITES = ("POST", "PATCH", "DELETE")
 
 
@@ -37,7 +52,7 @@ class Timing:
 
     stale: int = 3  # SYNC_RUN_STALE_SECONDS
     lifetime: float = 2.0  # SYNC_REMOTE_REQUEST_LIFETIME_SECONDS
-    read_timeout: float = 0.5  # PLEXXIS_READ_TIMEOUT_SECONDS
+    read_timeout: float = 0.5  # PLEXXIS_READ_TIMEOUT_SECONDS and PROCORE_READ_TIMEOUT_SECONDS
     lost: int = 2  # SYNC_RUN_LOST_SECONDS
     retry_base: float = 0.2
     retry_max: float = 1.5
@@ -48,6 +63,7 @@ class Timing:
             "SYNC_RUN_STALE_SECONDS": str(self.stale),
             "SYNC_REMOTE_REQUEST_LIFETIME_SECONDS": str(self.lifetime),
             "PLEXXIS_READ_TIMEOUT_SECONDS": str(self.read_timeout),
+            "PROCORE_READ_TIMEOUT_SECONDS": str(self.read_timeout),
             "SYNC_RUN_LOST_SECONDS": str(self.lost),
             "SYNC_RETRY_BASE_SECONDS": str(self.retry_base),
             "SYNC_RETRY_MAX_SECONDS": str(self.retry_max),
@@ -103,17 +119,31 @@ def pick_events(rng: random.Random, world: World, *, timing: Timing, workers: in
             add(at, "broker_restart", down=round(rng.uniform(0.2, 1.5), 1))
         else:
             add(at, "pg_terminate")
-    for kind in rng.sample(REMOTE_FAULTS, rng.choice((0, 1, 1, 2, 3))):
-        add(rng.uniform(0, window), "remote", **_remote_fault(rng, kind, timing))
+    procore = world.remote == "procore"
+    for kind in rng.sample(PROCORE_FAULTS if procore else REMOTE_FAULTS,
+                           rng.choice((0, 1, 1, 2, 3))):
+        if kind == "token_expiry":
+            add(rng.uniform(0, window), "token_expiry")
+        else:
+            add(rng.uniform(0, window), "remote", **_remote_fault(rng, kind, timing, procore))
     for _ in range(rng.choice((0, 0, 1, 2, 3, 4))):
         add(rng.uniform(0.1, window), "edit",
             action=rng.choice(("hours", "move", "move", "reject", "approve", "delete", "add")),
             resync=rng.random() < 0.7)
+    if world.two_way:
+        # People at work in Procore meanwhile, their webhooks misdelivered, beat's sweep.
+        for _ in range(rng.choice((1, 2, 3, 4))):
+            add(rng.uniform(0.1, window), "procore_edit",
+                action=rng.choice(("create", "edit", "edit", "delete")))
+        for kind in rng.sample(DELIVERY_FAULTS, rng.choice((0, 1, 1, 2))):
+            add(rng.uniform(0, window), "delivery", fault=kind, count=rng.randint(1, 2))
+        if rng.random() < 0.5:
+            add(rng.uniform(0.5, window), "sweep")
     latency = rng.choice((10, 30, 60, 100))
     return latency, sorted(events)
 
 
-def _remote_fault(rng: random.Random, kind: str, timing: Timing) -> dict:
+def _remote_fault(rng: random.Random, kind: str, timing: Timing, procore: bool = False) -> dict:
     if kind == "apply_late":
         # Held past the client's read timeout, landed within the remote's request lifetime:
         # the contract the ledger relies on (SYNC_REMOTE_REQUEST_LIFETIME_SECONDS).
@@ -124,8 +154,14 @@ def _remote_fault(rng: random.Random, kind: str, timing: Timing) -> dict:
         return {"fault": kind, "count": rng.randint(1, 2),
                 "method": rng.choice((*WRITES, "POST", None))}
     if kind == "rate_limit":
-        return {"fault": kind, "count": rng.randint(2, 6), "seconds": 1}
+        # Procore's storms: a reset within the call's wait (slept there) or beyond it (the run
+        # is rescheduled).
+        return {"fault": kind, "count": rng.randint(2, 8 if procore else 6),
+                "seconds": rng.choice((1, 1, 3)) if procore else 1}
     if kind == "server_error":
+        if procore and rng.random() < 0.6:  # Procore under load: 503 with Retry-After
+            return {"fault": kind, "count": rng.randint(2, 6), "status": 503,
+                    "retry_after": rng.choice((1, 1, 3))}
         return {"fault": kind, "count": rng.randint(2, 6), "status": rng.choice((500, 502, 503)),
                 "retry_after": rng.choice((0, 0, 1))}
     return {"fault": kind, "count": rng.randint(1, 2), "method": rng.choice((*WRITES, None)),
@@ -145,6 +181,7 @@ class Chaos:
         self.seen: list[str] = []
         self.process_faults = 0
         self.mid_run = 0  # process faults that found a run executing
+        self.reconnected = False  # the Procore grant was lost, and connected again
         self.later: list[Event] = []  # follow-ups: bring Redis back
         # A frozen worker is thawed by a timer of its own: frozen inside a transaction, it
         # holds row locks that may block this process until it thaws.
@@ -154,7 +191,10 @@ class Chaos:
         try:
             getattr(self, f"_{event.kind}")(event.at, **event.params)
         except Exception as error:  # a lock held by a frozen worker, a broker that is down
-            self.seen.append(f"{event.kind} raised {type(error).__name__}: {str(error)[:80]}")
+            # A deadlock's DETAIL (which statements, which rows) is what a fix needs.
+            shown = " | ".join(str(error).splitlines()) if "deadlock" in str(error) \
+                else str(error)[:80]
+            self.seen.append(f"{event.kind} raised {type(error).__name__}: {shown}")
 
     # --- Clicks ---------------------------------------------------------------------------
 
@@ -264,6 +304,52 @@ class Chaos:
                 **params) -> None:
         self.world.emulator.inject(fault, count=count, method=method, **params)
 
+    def _token_expiry(self, at: float) -> None:
+        expired = self.world.emulator.expire_access_tokens()
+        running = SyncRun.objects.filter(integration=self.world.integration,
+                                         state=SyncState.RUNNING).count()
+        self.seen.append(f"expired {expired} Procore access tokens ({running} running)")
+
+    # --- Procore: people at work there, webhooks, the sweep -----------------------------------
+
+    def _procore_edit(self, at: float, action: str) -> None:
+        """A change made in Procore's own screens: its webhooks go to our live server."""
+        world, rng = self.world, self.rng
+        live = [e for e in world.emulator.entries() if e["project"]["id"] == PROCORE_PROJECT]
+        if action != "create" and not live:
+            action = "create"
+        hours = f"{Decimal(rng.randint(16, 40)) / 4:.2f}"
+        if action == "create":
+            day = rng.choice(world.days)
+            code = rng.choice(KNOWN)[0]
+            entry = world.emulator.create_in_procore(
+                PROCORE_PROJECT, party_id=PARTIES[code], date=day.isoformat(), hours=hours)
+            world.touched.add(day)
+            world.procore_actions.append(ProcoreAction("create", entry["id"], now()))
+            self.seen.append(f"created entry {entry['id']} in Procore")
+            return
+        entry = rng.choice(live)
+        owner = procore_entry_owner(world, entry)
+        world.touched.add(datetime.fromisoformat(entry["date"]).date())
+        stamp = now()
+        try:
+            if action == "edit":
+                world.emulator.edit_in_procore(entry["id"], hours=hours)
+            else:
+                world.emulator.delete_in_procore(entry["id"])
+        except KeyError:  # deleted meanwhile
+            return
+        world.procore_actions.append(ProcoreAction(action, entry["id"], stamp, owner))
+        done = {"edit": "edited", "delete": "deleted"}[action]
+        self.seen.append(f"{done} entry {entry['id']} (shift {owner}) in Procore")
+
+    def _delivery(self, at: float, fault: str, count: int) -> None:
+        self.world.emulator.inject_delivery(fault, count=count, times=self.rng.choice((2, 3)))
+
+    def _sweep(self, at: float) -> None:
+        caught = procore_receive.procore_sweep(integration_id=self.world.integration.pk)
+        self.seen.append(f"the sweep caught {caught}")
+
     # --- People editing shifts ------------------------------------------------------------
 
     def _edit(self, at: float, action: str, resync: bool) -> None:
@@ -279,6 +365,7 @@ class Chaos:
             self.seen.append(f"edit {action} of shift {shift.pk} refused: "
                              f"{'; '.join(error.messages)[:80]}")
             return
+        world.our_edits.append((shift.pk, now()))
         days = {before, shift.work_date}
         world.touched |= days
         if resync:

@@ -21,6 +21,7 @@ from pathlib import Path
 import redis
 
 from connectors.plexxis.emulator import PlexxisEmulator
+from connectors.procore.emulator import ProcoreEmulator
 from tests.processes import descendants, free_port, running
 from timesync.management.supervisor import Supervisor
 
@@ -48,6 +49,30 @@ class CountingEmulator(PlexxisEmulator):
             self._in_flight += 1
         try:
             super()._serve_api(*args)
+        finally:
+            with self._flight_lock:
+                self._in_flight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        with self._flight_lock:
+            return self._in_flight
+
+
+class CountingProcoreEmulator(ProcoreEmulator):
+    """The Procore emulator, counting the requests it is still holding (API and OAuth), as
+    CountingEmulator does for Plexxis."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._flight_lock = threading.Lock()
+        self._in_flight = 0
+
+    def _serve_request(self, *args) -> None:
+        with self._flight_lock:
+            self._in_flight += 1
+        try:
+            super()._serve_request(*args)
         finally:
             with self._flight_lock:
                 self._in_flight -= 1

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from timesync.models import ACTIVE_SYNC_STATES, SyncRun, SyncTrigger
-from timesync.sync import recovery
+from timesync.models import ACTIVE_SYNC_STATES, InboundEvent, InboundState, SyncRun, SyncTrigger
+from timesync.sync import procore_receive, recovery
 
 from .conftest import SUMMARY, Stack
 from .faults import Chaos, Event, pick_events
 from .stack import wait_until
-from .world import Verdict, World, build_world, judge
+from .world import Verdict, World, build_world, judge, procore_reconnect_if_needed
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 
@@ -40,6 +40,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 SETTLE_SECONDS = 90
 RECOVER_EVERY = 0.5
 READY_SECONDS = 20
+INBOUND_SECONDS = 10
 # A recovery pass or a click slower than this waited for a lock (a frozen worker's, mostly).
 SLOW = 1.0
 
@@ -53,9 +54,11 @@ class Tally:
     stuck: int = 0
     process_faults: int = 0
     mid_run: int = 0
+    reconnects: int = 0
 
     def add(self, verdict: Verdict, stuck: int, chaos: Chaos) -> None:
         self.trials += 1
+        self.reconnects += chaos.reconnected
         self.process_faults += chaos.process_faults
         self.mid_run += chaos.mid_run
         self.duplicates += verdict.duplicates
@@ -123,14 +126,37 @@ class Driver:
         return list(SyncRun.objects.filter(integration=world.integration,
                                            state__in=ACTIVE_SYNC_STATES))
 
-    def quiesce(self) -> None:
+    def quiesce(self, world: World) -> None:
         """Nothing sent during the trial may land after it is judged: pool processes left by a
         killed main process are ended, and the remote's held requests are let finish."""
         for worker in self.stack.workers:
             if worker.end_orphans():
                 self.seen.append(f"ended {worker.name}'s orphaned pool process")
-        if not wait_until(lambda: self.stack.emulator.in_flight == 0, 15):
+        if not wait_until(lambda: world.emulator.in_flight == 0, 15):
             self.seen.append("the remote still holds requests")
+
+    def settle_inbound(self, world: World) -> list[InboundEvent]:
+        """Two-way: every webhook delivered (held ones released), the workers given time to
+        apply them, then beat's sweep (which also takes up events whose task was lost).
+        Returns the events still pending after that: stuck."""
+        world.emulator.release_held_events()
+        try:
+            world.emulator.wait_for_deliveries(timeout=30)
+        except TimeoutError:
+            self.seen.append("webhook deliveries still pending after 30s")
+        events = InboundEvent.objects.filter(integration=world.integration,
+                                             state=InboundState.PENDING)
+        if not wait_until(lambda: not events.exists(), INBOUND_SECONDS, poll=0.1):
+            # Their tasks were lost (a broker restarted empty, say): past the lost window, the
+            # sweep takes them up, as beat's would.
+            time.sleep(self.stack.timing.lost)
+        try:
+            caught = procore_receive.procore_sweep(integration_id=world.integration.pk)
+            if caught:
+                self.seen.append(f"the final sweep caught {caught}")
+        except Exception as error:
+            self.seen.append(f"the final sweep raised {type(error).__name__}: {error}"[:160])
+        return list(events)
 
 
 def _states(runs: list[SyncRun]) -> str:
@@ -148,70 +174,106 @@ def _stuck(runs: list[SyncRun]) -> list[str]:
             for run in runs]
 
 
-def run_trial(stack: Stack, rng: random.Random) -> tuple[Verdict, int, str, Chaos]:
+def trial_remote(stack: Stack, number: int) -> str:
+    """Trials alternate between the remotes the stack serves (Plexxis first), so that any
+    seed's short run covers both; `make chaos REMOTE=procore` narrows it to one."""
+    return stack.remotes[(number - 1) % len(stack.remotes)]
+
+
+def run_trial(stack: Stack, rng: random.Random, remote: str = "plexxis"
+              ) -> tuple[Verdict, int, str, Chaos]:
     driver = Driver(stack)
     for worker in stack.workers:
         worker.ensure_running()
         # Each trial starts with its workers up, when they come up in reasonable time; one
         # still booting only delays the runs (they queue).
         wait_until(worker.ready, READY_SECONDS)
-    world = build_world(stack.emulator, rng)
+    if remote == "procore":
+        direction = "both" if rng.random() < 0.75 else "send"
+        world = build_world(stack.procore, rng, direction=direction)
+    else:
+        world = build_world(stack.emulator, rng)
     latency, events = pick_events(
         rng, world, timing=stack.timing, workers=len(stack.workers),
         broker_restart=stack.redis is not None, database_kill=stack.mode == "main",
     )
-    stack.emulator.set_latency(latency)
+    world.emulator.set_latency(latency)
     chaos = Chaos(world=world, rng=rng, workers=stack.workers, redis=stack.redis,
                   timing=stack.timing)
     driver.play(chaos, events)
-    stack.emulator.clear_faults()
+    world.emulator.clear_faults()
     stuck = driver.settle(world, SETTLE_SECONDS)
-    driver.quiesce()
+    driver.quiesce(world)
     trial_runs = world.runs()
     verdict = Verdict()
     verdict.notes.extend(_stuck(stuck))
     clean_runs = []
+    pending: list[InboundEvent] = []
     if not stuck:
-        before = {run.pk for run in trial_runs}
+        if world.remote == "procore":
+            lost = procore_reconnect_if_needed(world)
+            if lost:
+                chaos.reconnected = True
+                driver.seen.append(f"the Procore grant was lost ({lost[:80]}); connected "
+                                   "again as an admin would")
+        if world.two_way:
+            pending = driver.settle_inbound(world)
+        before = {run.pk for run in world.runs()}
         for day in sorted(world.touched):
             chaos.click(day, SyncTrigger.API)
         stuck = driver.settle(world, SETTLE_SECONDS)
         verdict.notes.extend(_stuck(stuck))
-        driver.quiesce()
+        driver.quiesce(world)
         clean_runs = [run for run in world.runs() if run.pk not in before]
         if not stuck:
             verdict = judge(world)
+    verdict.notes.extend(f"stuck: Procore event {event.pk} ({event.event_type} of entry "
+                         f"{event.resource_id}) still pending" for event in pending)
     repaired = sum(1 for run in clean_runs for w in run.warnings if w.startswith("Removed"))
-    summary = (f"latency={latency}ms events: {', '.join(e.label() for e in events)}\n"
+    summary = (f"{world.system}{' two-way' if world.two_way else ''} "
+               f"latency={latency}ms events: {', '.join(e.label() for e in events)}\n"
                f"    runs: {_states(trial_runs)}; clean syncs: {_states(clean_runs)}"
                f"{f' ({repaired} removed strays)' if repaired else ''}")
     happened = chaos.seen + driver.seen
     if happened:
         summary += f"\n    seen: {'; '.join(dict.fromkeys(happened))}"
+    if world.two_way:
+        summary += f"\n    inbound: {_inbound(world)}"
     for note in verdict.notes:
         summary += f"\n    !! {note}"
-    return verdict, len(stuck), summary, chaos
+    return verdict, len(stuck) + len(pending), summary, chaos
+
+
+def _inbound(world: World) -> str:
+    """What the receiving side did: events by source and state."""
+    counts = Counter(InboundEvent.objects.filter(integration=world.integration)
+                     .values_list("source", "state"))
+    return ", ".join(f"{n} {source} {state}" for (source, state), n in sorted(counts.items())) \
+        or "none"
 
 
 def test_chaos(stack: Stack, request: pytest.FixtureRequest) -> None:
     trials = int(os.environ.get("CHAOS_TRIALS") or 200)
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 10**6))
     only = int(os.environ.get("CHAOS_TRIAL") or 0)
-    print(f"\nchaos on the {stack.mode} stack, seed {seed} (SEED={seed} replays these "
-          f"faults), {trials} trials; worker logs in {stack.logs}", flush=True)
+    print(f"\nchaos on the {stack.mode} stack against {' and '.join(stack.remotes)}, seed {seed} "
+          f"(SEED={seed} replays these faults), {trials} trials; worker logs in {stack.logs}",
+          flush=True)
     tally = Tally()
     began = time.monotonic()
     for number in range(1, trials + 1):
         if only and number != only:
             continue
         started = time.monotonic()
-        verdict, stuck, summary, chaos = run_trial(stack, random.Random(f"{seed}:{number}"))
+        verdict, stuck, summary, chaos = run_trial(stack, random.Random(f"{seed}:{number}"),
+                                                   trial_remote(stack, number))
         tally.add(verdict, stuck, chaos)
         print(f"trial {number}/{trials} [SEED={seed} TRIAL={number}] "
               f"{time.monotonic() - started:.1f}s dup={verdict.duplicates} "
               f"loss={verdict.losses} wrong={verdict.wrong} stuck={stuck} {summary}",
               flush=True)
     print(f"{tally.trials} trials took {time.monotonic() - began:.0f}s; {tally.mid_run} of "
-          f"{tally.process_faults} process faults found a run executing", flush=True)
+          f"{tally.process_faults} process faults found a run executing; the Procore grant was "
+          f"lost (and connected again) in {tally.reconnects}", flush=True)
     request.config.stash[SUMMARY] = tally.line()
     assert tally.clean, tally.line()

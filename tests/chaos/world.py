@@ -1,27 +1,45 @@
-"""One trial's world (an organization with a Plexxis integration on the emulator, a linked
-project, workers, shifts on a few days) and the judge: what the remote, the ledger and the
-run logs must say once the dust has settled.
+"""One trial's world (an organization with a Plexxis or a Procore integration on its emulator,
+a linked project, workers, shifts on a few days) and the judge: what the remote, the ledger and
+the run logs must say once the dust has settled.
 
 The judge computes the desired state from the shifts themselves (start, end, break), not from
 the engine's planning code, so a bug there cannot hide from it.
+
+Two-way (a Procore integration in direction `both`), the desired state is the last writer's,
+as Procore decides it: Procore has no conditional writes, so whatever reached Procore last is
+what it holds, and the receiving side (webhooks, then the sweep) makes our shift say the same;
+our edits reach Procore through the next sync. Once everything has settled the judge wants:
+our shifts and Procore's entries one to one (each eligible shift of ours in Procore exactly
+once with its hours, no entry that no shift of ours holds: an entry entered in Procore is a
+shift of ours), and a deletion made in Procore, when it was the last word on that entry (no
+request of ours named the entry afterwards and nobody edited the shift afterwards), ends
+with the shift deleted in Timesync, not sent back.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
+
+from connectors.procore import oauth
+from connectors.procore.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests import factories
-from timesync import services
+from timesync import crypto, services
 from timesync.models import (
     ApprovalState,
     ExternalRecord,
+    InboundEvent,
     Integration,
+    IntegrationKind,
     Membership,
+    OAuthToken,
     Project,
     ProjectLink,
     RecordState,
@@ -33,9 +51,10 @@ from timesync.models import (
     Worker,
     WorkerLink,
 )
+from timesync.sync import procore, procore_receive
 from timesync.sync import services as sync_services
 
-from .stack import CountingEmulator
+from .stack import CountingEmulator, CountingProcoreEmulator
 
 TORONTO = ZoneInfo("America/Toronto")
 DAYS = (date(2026, 6, 1), date(2026, 6, 2), date(2026, 6, 3))
@@ -46,14 +65,30 @@ KNOWN = [("1001", "Ana", "Silva"), ("1002", "Ben", "Okafor"), ("1003", "Chen", "
          ("1007", "Gus", "Tran"), ("1008", "Hana", "Sato"), ("1009", "Ivo", "Petrov"),
          ("1010", "Jo", "Mensah")]
 UNKNOWN = ("9999", "Cy", "Unknown")  # not in Plexxis: its shifts are skipped, never sent
+# Procore: one company, one project (total hours), a person per known worker.
+PROCORE_COMPANY = 8_000_000_001
+PROCORE_PROJECT = 7_100_000_001
+PROCORE_COST_CODE = 7_300_000_001
+PARTIES = {code: 9_100_000_001 + n for n, (code, _first, _last) in enumerate(KNOWN)}
+OUR_APP = "timesync-app"  # the emulator's application id for our client: our own webhooks
 COUNTS = {SyncOutcome.CREATED: "created_count", SyncOutcome.UPDATED: "updated_count",
           SyncOutcome.DELETED: "deleted_count", SyncOutcome.UNCHANGED: "unchanged_count",
           SyncOutcome.SKIPPED: "skipped_count"}
 
 
 @dataclass
+class ProcoreAction:
+    """A change made in Procore's own screens while the trial runs (webhooks fire)."""
+
+    kind: str  # "create" | "edit" | "delete"
+    entry_id: int
+    at: float  # time.time(), as the emulator's request log stamps requests
+    shift_id: int | None = None  # the shift of ours that held the entry then, if known
+
+
+@dataclass
 class World:
-    emulator: CountingEmulator
+    emulator: CountingEmulator | CountingProcoreEmulator
     admin: Membership
     payroll: Membership
     integration: Integration
@@ -62,6 +97,18 @@ class World:
     workers: list[Worker]
     days: list[date]
     touched: set[date] = field(default_factory=set)
+    remote: str = "plexxis"  # or "procore"
+    direction: str = "send"  # Procore's: "send" or "both"
+    procore_actions: list[ProcoreAction] = field(default_factory=list)
+    our_edits: list[tuple[int, float]] = field(default_factory=list)  # (shift, time.time())
+
+    @property
+    def system(self) -> str:
+        return "Procore" if self.remote == "procore" else "Plexxis"
+
+    @property
+    def two_way(self) -> bool:
+        return self.remote == "procore" and self.direction == "both"
 
     @property
     def key_prefix(self) -> str:
@@ -74,16 +121,32 @@ class World:
         return list(SyncRun.objects.filter(integration=self.integration).order_by("pk"))
 
 
-def build_world(emulator: CountingEmulator, rng: random.Random) -> World:
+def build_world(emulator: CountingEmulator | CountingProcoreEmulator, rng: random.Random,
+                *, direction: str = "send") -> World:
     """A fresh organization each trial (the emulator is reset too), so no trial sees
     another's entries, records or runs."""
+    procore = isinstance(emulator, CountingProcoreEmulator)
     emulator.reset()
-    emulator.seed(
-        employees=[{"code": code, "first_name": first, "last_name": last}
-                   for code, first, last in KNOWN],
-        jobs=[{"job_number": JOB, "name": "King Street Tower"}],
-        cost_codes=[{"code": "03.100", "description": "Concrete Formwork"}],
-    )
+    if procore:
+        emulator.seed(
+            companies=[{"id": PROCORE_COMPANY, "name": "Northwind Builders"}],
+            people=[{"id": PARTIES[code], "company_id": PROCORE_COMPANY, "first_name": first,
+                     "last_name": last, "is_employee": True, "employee_id": code}
+                    for code, first, last in KNOWN],
+            projects=[{"id": PROCORE_PROJECT, "company_id": PROCORE_COMPANY,
+                       "name": "King Street Tower", "project_number": JOB}],
+            cost_codes=[{"id": PROCORE_COST_CODE, "project_id": PROCORE_PROJECT,
+                         "full_code": "03.100", "name": "Concrete Formwork"}],
+            standard_cost_codes=[{"company_id": PROCORE_COMPANY, "full_code": "03.100",
+                                  "name": "Concrete Formwork"}],
+        )
+    else:
+        emulator.seed(
+            employees=[{"code": code, "first_name": first, "last_name": last}
+                       for code, first, last in KNOWN],
+            jobs=[{"job_number": JOB, "name": "King Street Tower"}],
+            cost_codes=[{"code": "03.100", "description": "Concrete Formwork"}],
+        )
     organization = factories.OrganizationFactory(time_zone="America/Toronto")
     admin = factories.MembershipFactory(organization=organization, role=Role.ADMIN)
     payroll = factories.MembershipFactory(organization=organization, role=Role.PAYROLL_ADMIN)
@@ -94,15 +157,22 @@ def build_world(emulator: CountingEmulator, rng: random.Random) -> World:
                for code, first, last in [*KNOWN, UNKNOWN]]
     cost_code = factories.CostCodeFactory(organization=organization, code="03.100",
                                           name="Concrete Formwork")
-    integration = sync_services.integration_create(
-        actor=admin, kind="plexxis", name="Plexxis V2",
-        settings={"base_url": emulator.base_url}, credentials={"api_key": API_KEY},
-    )
+    if procore:
+        integration = _procore_integration(organization, emulator, direction)
+    else:
+        integration = sync_services.integration_create(
+            actor=admin, kind="plexxis", name="Plexxis V2",
+            settings={"base_url": emulator.base_url}, credentials={"api_key": API_KEY},
+        )
     sync_services.integration_refresh_links(actor=admin, integration=integration)
     link = sync_services.project_link_set(
         actor=admin, integration=integration, project=project,
         sync_only_approved=rng.random() < 0.4,
     )
+    if procore and direction == "both":
+        receiver = procore_receive.procore_receiving_enable(integration=integration)
+        if receiver is None or receiver.hook_id is None:
+            raise RuntimeError(f"no Procore hook: {receiver and receiver.hook_error}")
     days = list(DAYS[: rng.choice((2, 3))])
     for day in days:
         for worker in rng.sample(workers, rng.randint(4, 9)):
@@ -121,7 +191,64 @@ def build_world(emulator: CountingEmulator, rng: random.Random) -> World:
                 services.shift_decide(actor=payroll, shift=shift, approve=False,
                                       reason="Not on site")
     return World(emulator=emulator, admin=admin, payroll=payroll, integration=integration,
-                 project=project, link=link, workers=workers, days=days, touched=set(days))
+                 project=project, link=link, workers=workers, days=days, touched=set(days),
+                 remote="procore" if procore else "plexxis", direction=direction)
+
+
+def _procore_integration(organization, emulator: CountingProcoreEmulator,
+                         direction: str) -> Integration:
+    """Connected with client credentials (a service account), its tokens in the token store
+    as connecting leaves them; our app's id set so that our own writes' webhooks are ours."""
+    integration = Integration.objects.create(
+        organization=organization, kind=IntegrationKind.PROCORE, name="Procore",
+        settings={"api_base_url": emulator.api_base_url,
+                  "login_base_url": emulator.login_base_url,
+                  "company_id": PROCORE_COMPANY, "grant": "client_credentials",
+                  "direction": direction, "application_id": OUR_APP},
+        credentials_encrypted=crypto.encrypt_json({"client_id": DEFAULT_CLIENT_ID,
+                                                   "client_secret": DEFAULT_CLIENT_SECRET}))
+    issued = emulator.issue_tokens()
+    OAuthToken.objects.create(
+        organization=organization, integration=integration,
+        access_token_encrypted=crypto.encrypt_json({"token": issued["access_token"]}),
+        refresh_token_encrypted=crypto.encrypt_json({"token": issued["refresh_token"]}),
+        expires_at=datetime.now(tz=TORONTO) + timedelta(seconds=issued["expires_in"]))
+    return integration
+
+
+def procore_reconnect_if_needed(world: World) -> str | None:
+    """A worker killed (or its database session ended) between Procore's answer to a refresh
+    and the commit of the new pair loses the grant: refresh tokens are single-use, and the new
+    one died with the process. The integration is then "reconnect needed" (runs stop with the
+    reason, admins are emailed): the trial does what the admin would, connect again, before
+    the clean syncs. Returns the reason, or None when the grant held."""
+    integration = Integration.objects.get(pk=world.integration.pk)
+    if not integration.reconnect_reason:
+        return None
+    issued = world.emulator.issue_tokens()
+    grant = oauth.TokenGrant(
+        access_token=issued["access_token"], refresh_token=issued["refresh_token"],
+        expires_at=timezone.now() + timedelta(seconds=issued["expires_in"]))
+    procore.procore_connected(actor=world.admin.user, integration=integration,
+                              grant=procore.ProcoreGrant(tokens=grant,
+                                                         company_name="Northwind Builders"),
+                              note="Connected again after the grant was lost (chaos).")
+    return integration.reconnect_reason
+
+
+def procore_entry_owner(world: World, entry: dict) -> int | None:
+    """The shift of ours an entry in Procore stands for: ours by the key we wrote in it, one
+    entered in Procore by the ledger record receiving it made."""
+    reference = entry.get("origin_data") or ""
+    if reference.startswith(world.key_prefix) and len(reference.split("-")) == 5:
+        return int(reference.split("-")[3])
+    return ExternalRecord.objects.filter(
+        integration=world.integration, remote_id=str(entry["id"]),
+    ).order_by("-pk").values_list("shift_id", flat=True).first()
+
+
+def now() -> float:
+    return time.time()
 
 
 # --- The judge ------------------------------------------------------------------------------
@@ -156,12 +283,71 @@ def should_be_remote(shift: Shift, link: ProjectLink, known_workers: set[int]) -
 
 def judge(world: World) -> Verdict:
     """Each eligible shift exactly once in the remote, with its hours, on the job and its day;
-    nothing for the others; the ledger saying the same; each run's counts equal to its lines."""
+    nothing for the others; the ledger saying the same; each run's counts equal to its lines.
+    Two-way, also: every entry in Procore is a shift of ours, and Procore's last word on an
+    entry (a deletion) is what our shifts say."""
     verdict = Verdict()
     link = ProjectLink.objects.get(pk=world.link.pk)
     known = set(WorkerLink.objects.filter(integration=world.integration)
                 .values_list("worker_id", flat=True))
     numbers = {w.pk: w.employee_number for w in world.workers}
+    by_shift = _procore_entries(world, verdict) if world.remote == "procore" \
+        else _plexxis_entries(world, verdict)
+    records = {r.shift_id: r for r in ExternalRecord.objects.filter(integration=world.integration)}
+    system = world.system
+
+    for shift in world.shifts():
+        entries = by_shift.pop(shift.pk, [])
+        record = records.get(shift.pk)
+        if len(entries) > 1:
+            verdict.duplicates += len(entries) - 1
+            verdict.notes.append(f"duplicates: shift {shift.pk} is in {system} {len(entries)} "
+                                 f"times: {[e['id'] for e in entries]}")
+        if not should_be_remote(shift, link, known):
+            if entries:
+                verdict.note("wrong", f"shift {shift.pk} ({_why_not(shift, link, known)}) is "
+                                      f"still in {system} as {[e['id'] for e in entries]}")
+            elif record is not None and record.state != RecordState.DELETED:
+                verdict.note("wrong", f"shift {shift.pk} is gone from {system} but its ledger "
+                                      f"record says {record.state} {record.remote_id}")
+            continue
+        if not entries:
+            verdict.note("losses", f"shift {shift.pk} ({shift.worker.name}, {shift.work_date}, "
+                                   f"{_expected_hours(shift)} h) is not in {system}; ledger: "
+                                   f"{record.state if record else 'no record'}")
+            continue
+        entry = entries[0]
+        if world.remote == "procore":
+            want = {"party": PARTIES[numbers[shift.worker_id]],
+                    "project": int(link.remote_project_id),
+                    "date": shift.work_date.isoformat(),
+                    "hours": f"{_expected_hours(shift):.2f}"}
+            got = {"party": entry["party"]["id"], "project": entry["project"]["id"],
+                   "date": entry["date"], "hours": entry["hours"]}
+        else:
+            want = {"employee_code": numbers[shift.worker_id],
+                    "job_number": link.remote_project_id, "sub_job_code": None,
+                    "work_date": shift.work_date.isoformat(),
+                    "hours": f"{_expected_hours(shift):.2f}"}
+            got = {name: entry.get(name) for name in want}
+        if got != want:
+            verdict.note("wrong", f"shift {shift.pk} is in {system} as {got}, should be {want}")
+        elif record is None or record.state != RecordState.SYNCED or (
+            len(entries) == 1 and str(record.remote_id) != str(entry["id"])
+        ) or record.hours != _expected_hours(shift) or record.work_date != shift.work_date:
+            verdict.note("wrong", f"shift {shift.pk}: the ledger ({_describe(record)}) disagrees "
+                                  f"with {system} ({entry['id']}, {entry['hours']} h, "
+                                  f"{got.get('date') or got.get('work_date')})")
+    for shift_id, entries in by_shift.items():
+        verdict.note("wrong", f"entries for shift {shift_id}, not one of this project's: "
+                              f"{[e['id'] for e in entries]}")
+    if world.two_way:
+        _judge_procore_deletions(world, verdict)
+    _judge_run_logs(world, verdict)
+    return verdict
+
+
+def _plexxis_entries(world: World, verdict: Verdict) -> dict[int, list[dict]]:
     by_shift: dict[int, list[dict]] = defaultdict(list)
     for entry in world.emulator.entries():
         reference = entry.get("external_reference") or ""
@@ -170,46 +356,57 @@ def judge(world: World) -> Verdict:
             verdict.note("wrong", f"an entry nobody should have written: {entry}")
             continue
         by_shift[int(parts[3])].append(entry)
-    records = {r.shift_id: r for r in ExternalRecord.objects.filter(integration=world.integration)}
+    return by_shift
 
-    for shift in world.shifts():
-        entries = by_shift.pop(shift.pk, [])
-        record = records.get(shift.pk)
-        if len(entries) > 1:
-            verdict.duplicates += len(entries) - 1
-            verdict.notes.append(f"duplicates: shift {shift.pk} is in Plexxis {len(entries)} "
-                                 f"times: {[e['id'] for e in entries]}")
-        if not should_be_remote(shift, link, known):
-            if entries:
-                verdict.note("wrong", f"shift {shift.pk} ({_why_not(shift, link, known)}) is "
-                                      f"still in Plexxis as {[e['id'] for e in entries]}")
-            elif record is not None and record.state != RecordState.DELETED:
-                verdict.note("wrong", f"shift {shift.pk} is gone from Plexxis but its ledger "
-                                      f"record says {record.state} {record.remote_id}")
+
+def _procore_entries(world: World, verdict: Verdict) -> dict[int, list[dict]]:
+    """Procore's live entries by the shift of ours each stands for. One that no shift holds
+    was entered in Procore and never became ours (a loss), or nobody should have written it."""
+    by_shift: dict[int, list[dict]] = defaultdict(list)
+    for entry in world.emulator.entries():
+        owner = procore_entry_owner(world, entry)
+        if owner is not None:
+            by_shift[owner].append(entry)
+        elif not entry.get("origin_data") and world.two_way:
+            verdict.note("losses", f"entry {entry['id']} entered in Procore ({entry['date']}, "
+                                   f"{entry['hours']} h, person {entry['party']['id']}) is no "
+                                   f"shift of ours")
+        else:
+            verdict.note("wrong", f"an entry nobody should have written: {entry['id']} "
+                                  f"{entry.get('origin_data')!r}")
+    return by_shift
+
+
+def _judge_procore_deletions(world: World, verdict: Verdict) -> None:
+    """A deletion made in Procore that was the last word on its entry (no request of ours
+    named the entry afterwards, nobody edited the shift afterwards, no later change in
+    Procore) leaves the shift deleted in Timesync: not kept, not sent back."""
+    log = world.emulator.request_log()
+    for n, action in enumerate(world.procore_actions):
+        if action.kind != "delete":
             continue
-        if not entries:
-            verdict.note("losses", f"shift {shift.pk} ({shift.worker.name}, {shift.work_date}, "
-                                   f"{_expected_hours(shift)} h) is not in Plexxis; ledger: "
-                                   f"{record.state if record else 'no record'}")
+        suffix = f"/timecard_entries/{action.entry_id}"
+        if any(a.entry_id == action.entry_id for a in world.procore_actions[n + 1:]) or any(
+                logged.path.endswith(suffix) and logged.method in ("PATCH", "DELETE")
+                and logged.at > action.at for logged in log):
             continue
-        entry = entries[0]
-        want = {"employee_code": numbers[shift.worker_id], "job_number": link.remote_project_id,
-                "sub_job_code": None, "work_date": shift.work_date.isoformat(),
-                "hours": f"{_expected_hours(shift):.2f}"}
-        got = {name: entry.get(name) for name in want}
-        if got != want:
-            verdict.note("wrong", f"shift {shift.pk} is in Plexxis as {got}, should be {want}")
-        elif record is None or record.state != RecordState.SYNCED or (
-            len(entries) == 1 and record.remote_id != entry["id"]
-        ) or record.hours != _expected_hours(shift) or record.work_date != shift.work_date:
-            verdict.note("wrong", f"shift {shift.pk}: the ledger ({_describe(record)}) disagrees "
-                                  f"with Plexxis ({entry['id']}, {entry['hours']} h, "
-                                  f"{entry['work_date']})")
-    for shift_id, entries in by_shift.items():
-        verdict.note("wrong", f"entries for shift {shift_id}, not one of this project's: "
-                              f"{[e['id'] for e in entries]}")
-    _judge_run_logs(world, verdict)
-    return verdict
+        owners = set(ExternalRecord.objects.filter(
+            integration=world.integration, remote_id=str(action.entry_id),
+        ).values_list("shift_id", flat=True))
+        if action.shift_id is not None:
+            owners.add(action.shift_id)
+        for shift in Shift.objects.filter(pk__in=owners, deleted_at__isnull=True):
+            if any(shift_id == shift.pk and at > action.at for shift_id, at in world.our_edits):
+                continue  # edited here afterwards: our edit is the later word
+            record = ExternalRecord.objects.filter(integration=world.integration,
+                                                   shift=shift).first()
+            received = list(InboundEvent.objects.filter(
+                integration=world.integration, resource_id=str(action.entry_id),
+            ).order_by("pk").values_list("source", "event_type", "state", "outcome"))
+            verdict.note("wrong", f"entry {action.entry_id} was deleted in Procore, but shift "
+                                  f"{shift.pk} ({shift.worker.name}, {shift.work_date}) is "
+                                  f"still live here; ledger: {_describe(record)}; received: "
+                                  f"{received}")
 
 
 def _judge_run_logs(world: World, verdict: Verdict) -> None:
@@ -234,7 +431,7 @@ def _why_not(shift: Shift, link: ProjectLink, known: set[int]) -> str:
     if shift.approval_state == ApprovalState.REJECTED:
         return "rejected"
     if shift.worker_id not in known:
-        return "worker unknown to Plexxis"
+        return "worker unknown to the remote"
     if link.sync_only_approved and shift.approval_state != ApprovalState.APPROVED:
         return "not approved"
     return "not eligible"

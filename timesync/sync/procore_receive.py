@@ -21,7 +21,7 @@ import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -84,6 +84,8 @@ SWEEP_FIRST_LOOKBACK = timedelta(days=1)
 # The sweep reads again a little before its bookmark: an entry saved as the last sweep read
 # may carry an updated_at just before it. Its dedupe key makes the overlap harmless.
 SWEEP_OVERLAP = timedelta(minutes=2)
+# Pending events whose task was lost, taken up by one sweep (the next takes the rest).
+LOST_EVENTS_PER_SWEEP = 500
 SYSTEM_USER_EMAIL = "procore@system.timesync.invalid"
 ACTIVITY_SIZE = 20
 DEFAULT_START = time(8, 0)  # where a total-hours entry's shift starts on a new day
@@ -108,6 +110,10 @@ class WebhookRefused(Exception):
 
 class NotApplicable(Exception):
     """The entry cannot be applied as it stands; str() says why, for the activity view."""
+
+
+class Unsettled(Exception):
+    """Not yet: the event stays pending and a later sweep applies it; str() says why."""
 
 
 # --- Settings and the hook at Procore -----------------------------------------------------
@@ -296,8 +302,11 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
         listed = event.payload.get("entry") if event.source == InboundSource.SWEEP \
             and event.attempts == 0 else None
         data = _fetch(integration, event.resource_id) if listed is None else listed
+        deleted_key = None
         if data is not None and data.get("deleted_at"):
-            data = None
+            deleted_key, data = data.get("origin_data"), None
+        if data is None and deleted_key is None:
+            deleted_key = _deleted_entry_key(integration, event)
         # Read before any lock: who the person is, when no worker of ours is linked to them.
         person = _person_if_needed(integration, spec, data) if data is not None else None
         stamp = parse_datetime(str(data.get("updated_at") or "")) if data else None
@@ -317,10 +326,13 @@ def inbound_event_process(*, event_id: int) -> InboundEvent | None:
             else:
                 state, outcome, shift = entry_apply(integration=integration, spec=spec,
                                                     entry_id=event.resource_id, data=data,
-                                                    person=person)
+                                                    person=person, deleted_key=deleted_key)
             InboundEvent.objects.filter(pk=event.pk).update(
                 state=state, outcome=outcome[:500], shift=shift, processed_at=timezone.now(),
                 remote_updated_at=stamp, waits=0)
+    except Unsettled as waiting:
+        state = InboundState.PENDING
+        InboundEvent.objects.filter(pk=event.pk).update(state=state, outcome=str(waiting)[:500])
     except TransientError as wait:
         state = _wait_or_fail(event, wait)
     except (NotApplicable, ConnectorError, ValidationError, shift_services.StaleVersion,
@@ -403,15 +415,38 @@ class ProcorePerson:
     is_employee: bool
 
 
+def _deleted_entry_key(integration: Integration, event: InboundEvent) -> str | None:
+    """The key (origin_data) a deleted entry carried, when it may be a create of ours whose
+    answer we never had: no record holds its id while one of ours waits to learn its id. Read
+    from Procore's list of entries deleted since shortly before the event arrived (a deleted
+    entry is not found by id); None otherwise."""
+    records = ExternalRecord.objects.filter(integration=integration)
+    if not records.filter(state=RecordState.PENDING_CREATE).exists() or records.filter(
+            remote_id=event.resource_id).exclude(state=RecordState.DELETED).exists():
+        return None
+    connector = connector_for(integration)
+    assert isinstance(connector, ProcoreConnector)
+    try:
+        deleted = connector.client.list_company_entries(
+            deleted_between=(event.received_at - SWEEP_OVERLAP, timezone.now()))
+    finally:
+        connector.close()
+    return next((str(row.get("origin_data") or "") or None for row in deleted
+                 if isinstance(row, dict) and str(row.get("id")) == event.resource_id), None)
+
+
 def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: str,
-                data: dict[str, Any] | None, person: ProcorePerson | None = None
-                ) -> tuple[str, str, Shift | None]:
-    """Make our shift match Procore's entry `data` (None: deleted). Returns the event's state,
-    its outcome in words, and the shift. Call under the receiver's lock: the workers, cost
-    codes and sub-job projects it may create are looked up, then created, under it."""
+                data: dict[str, Any] | None, person: ProcorePerson | None = None,
+                deleted_key: str | None = None) -> tuple[str, str, Shift | None]:
+    """Make our shift match Procore's entry `data` (None: deleted; `deleted_key`: the key it
+    carried, if known). Returns the event's state, its outcome in words, and the shift. Call
+    under the receiver's lock: the workers, cost codes and sub-job projects it may create are
+    looked up, then created, under it."""
     record = ExternalRecord.objects.select_related("shift").filter(
         integration=integration, remote_id=str(entry_id)).exclude(
         state=RecordState.DELETED).first()
+    if data is None and record is None and deleted_key:
+        return _unconfirmed_create_deleted(integration, entry_id, deleted_key)
     if data is None:
         if record is None or record.shift.deleted_at is not None:
             return InboundState.UNCHANGED, "Deleted in Procore; nothing of ours to delete.", \
@@ -425,6 +460,20 @@ def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: st
         return InboundState.APPLIED, f"Deleted {_describe(shift)} (deleted in Procore).", shift
 
     remote = mapping.procore_to_remote_entry(data)
+    if record is None and (remote.idempotency_key or "").startswith(
+            planning.key_prefix(integration)):
+        # Our own write, never a new shift of Procore's. Read before the ledger learned its
+        # id (a lost answer the run is still settling): applied once the run has settled it,
+        # as someone may have changed it in Procore meanwhile. Else a leftover of ours (listed
+        # before we deleted it, or a duplicate the run's read-back removes).
+        if ExternalRecord.objects.filter(integration=integration,
+                                         idempotency_key=remote.idempotency_key,
+                                         state=RecordState.PENDING_CREATE).exists():
+            raise Unsettled("An entry Timesync created that a sync has yet to confirm: "
+                            "applied by the sweep once it has.")
+        return InboundState.IGNORED, (
+            "An entry Timesync wrote (its key is ours) that no shift holds: nothing to do."), \
+            None
     shift = record.shift if record is not None and record.shift.deleted_at is None else None
     actor = system_actor(integration)
     created: list[str] = []  # what this entry made of ours, for the outcome
@@ -477,6 +526,27 @@ def entry_apply(*, integration: Integration, spec: ProcoreSettings, entry_id: st
     if created:
         outcome = f"{outcome} Created for it: {'; '.join(created)}."
     return state, outcome, shift
+
+
+def _unconfirmed_create_deleted(integration: Integration, entry_id: str, key: str
+                                ) -> tuple[str, str, Shift | None]:
+    """Procore deleted an entry we created before our sync had its answer (lost, or the
+    worker died): the sync would find no entry with its key and create it again, undoing
+    the deletion. The deletion is Procore's last word: our shift is deleted, and its record
+    says so (the sync, comparing its state, then leaves it alone)."""
+    with transaction.atomic():
+        record = ExternalRecord.objects.select_for_update().select_related("shift").filter(
+            integration=integration, idempotency_key=key,
+            state=RecordState.PENDING_CREATE).first()
+        if record is None or record.shift.deleted_at is not None:
+            return InboundState.UNCHANGED, "Deleted in Procore; nothing of ours to delete.", \
+                record.shift if record else None
+        shift = shift_services.shift_delete(actor=system_actor(integration), shift=record.shift)
+        ExternalRecord.objects.filter(pk=record.pk).update(
+            state=RecordState.DELETED, remote_id=str(entry_id), revision=record.revision + 1,
+            shift_version=shift.version)
+    return InboundState.APPLIED, (f"Deleted {_describe(shift)} (deleted in Procore just after "
+                                  "we created it)."), shift
 
 
 # --- What an entry may create: workers, cost codes, sub-job projects ------------------------
@@ -694,15 +764,31 @@ def _wanted(integration: Integration, link: ProjectLink, worker_id: int,
     if shift is not None and shift.work_date == remote.work_date:
         start, lunch = shift.start, shift.break_minutes
     else:
-        start, lunch = datetime.combine(remote.work_date, DEFAULT_START, tzinfo=zone), 0
-        busy_until = Shift.objects.filter(
-            worker_id=worker_id, work_date=remote.work_date, deleted_at__isnull=True,
-            end__gt=start).exclude(approval_state=ApprovalState.REJECTED).exclude(
-            pk=shift.pk if shift is not None else None).aggregate(end=Max("end"))["end"]
-        if busy_until is not None:
-            start = busy_until.astimezone(zone)
+        start, lunch = _free_start(worker_id, remote.work_date, zone, float(hours), shift), 0
     end = start + timedelta(hours=float(hours), minutes=lunch)
     return _Wanted(worker_id, link.project_id, cost_code_id, start, end, lunch, time_type, notes)
+
+
+def _free_start(worker_id: int, work_date: date, zone: ZoneInfo, hours: float,
+                shift: Shift | None) -> datetime:
+    """Where a total-hours entry's new shift starts: DEFAULT_START, or, when the worker
+    already works then (a second entry of the day, another cost code), right after their
+    shifts of that day. The time is ours to choose (Procore holds none): choosing one that
+    collides would refuse a valid entry. Past the day, DEFAULT_START (the overlap is then
+    reported as it is)."""
+    default = datetime.combine(work_date, DEFAULT_START, tzinfo=zone)
+    # A rejected shift pays nothing and blocks nothing (the overlap rule ignores it too).
+    others = Shift.objects.filter(worker_id=worker_id, deleted_at__isnull=True,
+                                  end__isnull=False).exclude(
+        approval_state=ApprovalState.REJECTED).order_by("start")
+    if shift is not None:
+        others = others.exclude(pk=shift.pk)
+    start = default
+    for other in others.filter(end__gt=default,
+                               start__lt=default + timedelta(days=1, hours=hours)):
+        if other.start < start + timedelta(hours=hours) and other.end > start:
+            start = other.end
+    return start if start.astimezone(zone).date() == work_date else default
 
 
 def _ledger_received(*, integration: Integration, record: ExternalRecord | None, shift: Shift,
@@ -747,7 +833,8 @@ def _describe(shift: Shift) -> str:
 
 def procore_sweep(*, integration_id: int, now: datetime | None = None) -> int:
     """Read the entries changed (or deleted) at Procore since the last sweep and apply them
-    through the events' deduplicated path. Returns how many changed something."""
+    through the events' deduplicated path, after the webhook events whose task was lost.
+    Returns how many changed something."""
     integration = Integration.objects.select_related("organization").get(pk=integration_id)
     if receiving_settings(integration) is None or not integration.is_connected:
         return 0
@@ -767,7 +854,7 @@ def procore_sweep(*, integration_id: int, now: datetime | None = None) -> int:
         raise
     finally:
         connector.close()
-    caught = 0
+    caught = _lost_events_take_up(integration, until)
     for data, kind in [(d, "update") for d in changed] + [(d, "delete") for d in deleted]:
         if not isinstance(data, dict) or "id" not in data:
             continue
@@ -783,6 +870,22 @@ def procore_sweep(*, integration_id: int, now: datetime | None = None) -> int:
             caught += 1
     ProcoreReceiver.objects.filter(pk=receiver.pk).update(
         last_sweep_at=until, last_sweep_caught=caught, last_sweep_error="")
+    return caught
+
+
+def _lost_events_take_up(integration: Integration, now: datetime) -> int:
+    """Process the webhook events still pending SYNC_RUN_LOST_SECONDS after they arrived: their
+    task was lost (the broker restarted empty, or was down when the event came: the endpoint
+    answered Procore all the same). Processing twice is harmless. Returns how many changed
+    something."""
+    lost_before = now - timedelta(seconds=django_settings.SYNC_RUN_LOST_SECONDS)
+    caught = 0
+    for event_id in InboundEvent.objects.filter(
+            integration=integration, state=InboundState.PENDING, received_at__lt=lost_before,
+    ).order_by("received_at", "pk").values_list("pk", flat=True)[:LOST_EVENTS_PER_SWEEP]:
+        done = inbound_event_process(event_id=event_id)
+        if done is not None and done.state == InboundState.APPLIED:
+            caught += 1
     return caught
 
 

@@ -65,6 +65,7 @@ def connector_for(integration: Integration) -> Connector:
         client = ProcoreClient(
             settings.api_base_url, settings.company_id, source.access_token,
             source.refresh_access_token, policy=remote_address_policy(),
+            read_timeout=django_settings.PROCORE_READ_TIMEOUT_SECONDS,
             # Procore counts requests per app: every integration of one app shares a budget.
             budget=budget_for(kind="procore", base_url=settings.api_base_url,
                               credential=credentials.get("client_id", "")))

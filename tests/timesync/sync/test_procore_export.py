@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from connectors.base import TransientError
 from tests import factories
 from tests.connectors.procore.fixtures import (
     AARON,
@@ -30,6 +31,7 @@ from timesync.models import (
 )
 from timesync.sync import runs as sync_runs
 from timesync.sync import services as sync_services
+from timesync.sync.remotes import connector_for
 
 from .conftest import procore_integration_for, run_to_completion
 
@@ -216,3 +218,16 @@ def test_a_run_that_meets_a_revoked_grant_fails_with_the_reason_and_logs_it_once
     assert not [line for line in said if "another worker" in line]
     assert len([line for line in said if "revoked" in line]) == 1
     assert world.emulator.entries() == []
+
+
+def test_a_procore_call_gives_up_after_the_read_timeout_the_settings_give(world, settings):
+    # `make chaos` shortens it (as PLEXXIS_READ_TIMEOUT_SECONDS) so that a write Procore holds
+    # and applies late outlives the client; it was fixed at the client's 30 s default.
+    settings.PROCORE_READ_TIMEOUT_SECONDS = 0.2
+    world.emulator.inject("apply_late", count=None, method="GET", seconds=1.0)
+    connector = connector_for(world.integration)
+
+    with pytest.raises(TransientError):
+        connector.list_entries(project_remote_id=str(PROJECT_ID), work_date=WORK_DATE)
+    connector.close()
+

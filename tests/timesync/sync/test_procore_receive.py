@@ -4,13 +4,18 @@ what the webhooks missed."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
 
+from config.celery import app
+from connectors.procore import mapping
 from tests import factories
-from tests.connectors.procore.fixtures import ADRIANA
+from tests.connectors.procore.fixtures import AARON, ADRIANA, PROJECT_ID
+from tests.timesync.sync.conftest import run_to_completion
 from tests.timesync.sync.procore_world import (
     WORK_DATE,
     Receiving,
@@ -19,6 +24,7 @@ from tests.timesync.sync.procore_world import (
     procore_emulator,
     receiving,
 )
+from timesync import services
 from timesync.models import (
     InboundEvent,
     InboundSource,
@@ -27,7 +33,7 @@ from timesync.models import (
     ProcoreReceiver,
     WorkerLink,
 )
-from timesync.sync import procore_receive, runs
+from timesync.sync import planning, procore_receive, push, runs
 from timesync.sync import services as sync_services
 from timesync.sync.planning import Action, build_plan
 
@@ -149,6 +155,129 @@ def test_a_deletion_whose_webhook_never_arrived_is_applied_by_the_next_sweep(
     procore_receive.procore_sweep(integration_id=receiving.integration.pk)
 
     assert receiving.shifts() == []
+
+
+def test_a_webhook_whose_task_the_broker_lost_is_applied_by_the_next_sweep_not_left_pending(
+        receiving: Receiving, monkeypatch, settings):
+    # Found by `make chaos` (a Redis restart while Procore delivered): the endpoint stored the
+    # event and answered Procore, but its task never reached a worker; the event stayed
+    # pending on the activity page for good.
+    settings.SYNC_RUN_LOST_SECONDS = 0
+    monkeypatch.setattr(procore_receive, "inbound_event_enqueue", lambda event_id: None)
+    receiving.create_in_procore(hours="7.50")
+    [event] = InboundEvent.objects.filter(integration=receiving.integration)
+    assert (event.state, receiving.shifts()) == (InboundState.PENDING, [])
+
+    procore_receive.procore_sweep(integration_id=receiving.integration.pk)
+
+    event.refresh_from_db()
+    assert event.state == InboundState.APPLIED
+    [shift] = receiving.shifts()
+    assert shift.paid_hours == Decimal("7.50")
+
+
+def test_a_second_entry_of_the_day_in_procore_becomes_a_second_shift_not_an_overlap(
+        receiving: Receiving):
+    # Found by `make chaos`: a total-hours entry was placed at 08:00 whatever the worker's
+    # day held, so a worker with a morning shift got the Procore entry refused as an overlap.
+    start = datetime(WORK_DATE.year, WORK_DATE.month, WORK_DATE.day, 7,
+                     tzinfo=ZoneInfo("America/Toronto"))
+    services.shift_create(actor=receiving.admin, worker=receiving.aaron,
+                          project=receiving.project, start=start,
+                          end=start + timedelta(hours=8.5), break_minutes=30)
+
+    receiving.create_in_procore(hours="6.25")
+
+    [event] = InboundEvent.objects.filter(integration=receiving.integration)
+    assert event.state == InboundState.APPLIED, event.outcome
+    assert sorted(shift.paid_hours for shift in receiving.shifts()) == [
+        Decimal("6.25"), Decimal("8.00")]
+    assert {shift.work_date for shift in receiving.shifts()} == {WORK_DATE}
+
+
+def test_an_entry_our_sync_wrote_never_becomes_a_second_shift_before_the_ledger_knows_it(
+        receiving: Receiving):
+    # Found by `make chaos`: the answer to our create was lost, and the sweep listed the entry
+    # before the run had settled its id; it took the entry for Procore's and made a second
+    # shift of it, whose ledger record then held the same entry (a later sync deleted it, and
+    # the hours of the first shift with it).
+    start = datetime(WORK_DATE.year, WORK_DATE.month, WORK_DATE.day, 16,
+                     tzinfo=ZoneInfo("America/Toronto"))
+    ours = services.shift_create(actor=receiving.admin, worker=receiving.aaron,
+                                 project=receiving.project, start=start,
+                                 end=start + timedelta(hours=4), break_minutes=30)
+    key = planning.idempotency_key(receiving.integration, ours, 1)
+    receiving.emulator.inject_delivery("drop")
+    receiving.emulator.seed(entries=[{
+        "project_id": PROJECT_ID, "party_id": AARON, "date": WORK_DATE.isoformat(),
+        "hours": "3.50", "origin_id": mapping.origin_id(key), "origin_data": key}])
+    receiving.emulator.wait_for_deliveries()
+
+    procore_receive.procore_sweep(integration_id=receiving.integration.pk)
+
+    assert receiving.shifts() == [ours]
+
+
+def test_a_deletion_in_procore_just_after_our_create_whose_answer_was_lost_is_not_undone(
+        receiving: Receiving, settings):
+    # Found by `make chaos` (SEED=11 TRIAL=18): the answer to our create was lost, someone
+    # deleted the new entry in Procore, its webhook found no record holding that id ("nothing
+    # of ours"), and the run, finding no entry with its key, created it again.
+    app.conf.task_always_eager = False  # the test plays the run's attempts and the worker
+    settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS = 0
+    start = datetime(WORK_DATE.year, WORK_DATE.month, WORK_DATE.day, 7,
+                     tzinfo=ZoneInfo("America/Toronto"))
+    shift = services.shift_create(actor=receiving.admin, worker=receiving.aaron,
+                                  project=receiving.project, start=start,
+                                  end=start + timedelta(hours=8.5), break_minutes=30)
+    receiving.emulator.inject("lose_response", method="POST")
+    run = runs.sync_run_start(integration=receiving.integration, project=receiving.project,
+                              work_date=WORK_DATE, trigger="api", actor=receiving.admin).run
+    assert push.sync_run_execute(run_id=run.pk).retry_in is not None  # outcome unknown
+    [entry] = receiving.emulator.entries()
+
+    receiving.emulator.delete_in_procore(entry["id"])
+    receiving.emulator.wait_for_deliveries()
+    for event in InboundEvent.objects.filter(state=InboundState.PENDING):
+        procore_receive.inbound_event_process(event_id=event.pk)
+    run_to_completion(run.pk)
+
+    assert receiving.emulator.entries() == []
+    assert receiving.shifts() == []
+    shift.refresh_from_db()
+    assert shift.history.first().history_user.full_name == "From Procore"
+
+
+def test_an_edit_in_procore_to_our_create_whose_answer_was_lost_is_applied_once_confirmed(
+        receiving: Receiving, settings):
+    # Found by `make chaos` (SEED=12 TRIAL=26): the entry carries our key but no record held
+    # its id yet, so its webhook and a sweep left it alone; once the run had settled the id,
+    # the sweep listed the same change again under the same key, and skipped it as seen.
+    app.conf.task_always_eager = False  # the test plays the run's attempts and the worker
+    settings.SYNC_REMOTE_REQUEST_LIFETIME_SECONDS = 0
+    settings.SYNC_RUN_LOST_SECONDS = 0
+    start = datetime(WORK_DATE.year, WORK_DATE.month, WORK_DATE.day, 7,
+                     tzinfo=ZoneInfo("America/Toronto"))
+    services.shift_create(actor=receiving.admin, worker=receiving.aaron,
+                          project=receiving.project, start=start,
+                          end=start + timedelta(hours=8.5), break_minutes=30)
+    receiving.emulator.inject("lose_response", method="POST")
+    run = runs.sync_run_start(integration=receiving.integration, project=receiving.project,
+                              work_date=WORK_DATE, trigger="api", actor=receiving.admin).run
+    assert push.sync_run_execute(run_id=run.pk).retry_in is not None  # outcome unknown
+    [entry] = receiving.emulator.entries()
+    receiving.emulator.edit_in_procore(entry["id"], hours="6.00")
+    receiving.emulator.wait_for_deliveries()
+    for event in InboundEvent.objects.filter(state=InboundState.PENDING):
+        procore_receive.inbound_event_process(event_id=event.pk)
+    procore_receive.procore_sweep(integration_id=receiving.integration.pk)
+
+    run_to_completion(run.pk)
+    procore_receive.procore_sweep(integration_id=receiving.integration.pk)
+
+    [shift] = receiving.shifts()
+    assert shift.paid_hours == Decimal("6.00")
+    assert [e["hours"] for e in receiving.emulator.entries()] == ["6.00"]
 
 
 def test_with_worker_creation_off_an_unknown_person_fails_naming_them_and_a_retry_applies_it_once_linked(  # noqa: E501
