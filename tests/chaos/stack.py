@@ -35,52 +35,42 @@ def wait_until(condition: Callable[[], bool], timeout: float, poll: float = 0.05
     return condition()
 
 
-class CountingEmulator(PlexxisEmulator):
-    """The Plexxis emulator, counting the API requests it is still holding: a trial is judged
-    only once nothing sent during it can still land."""
+class _CountsInFlight:
+    """Counts the requests an emulator is still holding (API and OAuth): a trial is judged only
+    once nothing sent during it can still land."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._flight_lock = threading.Lock()
         self._in_flight = 0
+
+    def _counted(self, serve, *args) -> None:
+        with self._flight_lock:
+            self._in_flight += 1
+        try:
+            serve(*args)
+        finally:
+            with self._flight_lock:
+                self._in_flight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        with self._flight_lock:
+            return self._in_flight
+
+
+class CountingEmulator(_CountsInFlight, PlexxisEmulator):
+    """The Plexxis emulator, counting the API requests it is still holding."""
 
     def _serve_api(self, *args) -> None:
-        with self._flight_lock:
-            self._in_flight += 1
-        try:
-            super()._serve_api(*args)
-        finally:
-            with self._flight_lock:
-                self._in_flight -= 1
-
-    @property
-    def in_flight(self) -> int:
-        with self._flight_lock:
-            return self._in_flight
+        self._counted(super()._serve_api, *args)
 
 
-class CountingProcoreEmulator(ProcoreEmulator):
-    """The Procore emulator, counting the requests it is still holding (API and OAuth), as
-    CountingEmulator does for Plexxis."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._flight_lock = threading.Lock()
-        self._in_flight = 0
+class CountingProcoreEmulator(_CountsInFlight, ProcoreEmulator):
+    """The Procore emulator, counting every request it is still holding."""
 
     def _serve_request(self, *args) -> None:
-        with self._flight_lock:
-            self._in_flight += 1
-        try:
-            super()._serve_request(*args)
-        finally:
-            with self._flight_lock:
-                self._in_flight -= 1
-
-    @property
-    def in_flight(self) -> int:
-        with self._flight_lock:
-            return self._in_flight
+        self._counted(super()._serve_request, *args)
 
 
 class PrivateRedis:
