@@ -80,15 +80,14 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
     page, can_sync = grid.page, roles.can_sync_some_projects(request.membership)
     project_url = reverse("project_detail", kwargs={
         "organization_slug": request.organization.slug, "project_id": 0})
-    rows = sync_grid.grid_rows(
-        projects=page.object_list, week=week, cells=grid.cells, can_sync=can_sync,
-        project_url=project_url,
-        not_linked_title=(f"Syncing this project fails until it is linked to a "
-                          f"{integration.get_kind_display()} job"),
-    )
     context = {
         "integration": integration, "week": week, "search": search, "can_sync": can_sync,
-        "grid_rows": _GRID_ROWS_SLOT,
+        "grid_rows": sync_grid.grid_rows(
+            projects=page.object_list, week=week, cells=grid.cells, can_sync=can_sync,
+            project_url=project_url,
+            not_linked_title=(f"Syncing this project fails until it is linked to a "
+                              f"{integration.get_kind_display()} job"),
+        ),
         "has_rows": bool(page.object_list),
         "totals": sync_grid.day_totals(projects=page.object_list, week=week, cells=grid.cells),
         "page": page, "paged": page.paginator.num_pages > 1,
@@ -110,6 +109,7 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
     # The rows (half a megabyte of HTML for 300 projects) go into the rendered page here, once:
     # passed through the template, every enclosing node list (the {% if %}, the include, the
     # block, the base) copied them twice, joining its parts and marking the result safe.
+    rows, context["grid_rows"] = context["grid_rows"], _GRID_ROWS_SLOT
     return HttpResponse(render_to_string(template, context, request)
                         .replace(_GRID_ROWS_SLOT, rows, 1))
 

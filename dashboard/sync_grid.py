@@ -139,12 +139,13 @@ def grid_rows(*, projects: Sequence[GridProject], week: Sequence[date],
     prefix, suffix = project_url.rsplit("/0/", 1)
     pill = (f' <span class="pill not-linked" title="{escape(not_linked_title)}">Not linked'
             '</span>')
-    # Per column: the end of a cell's id, and its dash closed. Every piece goes into one list
-    # joined once: no string is built per cell but the few that differ (half the cost of the
-    # rows was formatting each cell's <td> and joining each row apart).
-    columns = [(day, f'{column.day_id}"', f"{column.dash}</td>", column)
-               for day in week for column in (_Column(day, can_sync=can_sync),)]
+    columns = [(day, _Column(day, can_sync=can_sync)) for day in week]
     get = cells.get
+    # Per column: the end of a cell's id, and its dash closed. Every piece goes into one list
+    # joined once: no string is built per cell but the few that differ (formatting each
+    # cell's <td> and joining each row apart cost a fifth of the rows' time).
+    pieces = [(day, f'{column.day_id}"', f"{column.dash}</td>", column)
+              for day, column in columns]
     parts: list[str] = []
     append = parts.append
     for project in projects:
@@ -153,7 +154,7 @@ def grid_rows(*, projects: Sequence[GridProject], week: Sequence[date],
                f'{escape(project.name)}</a><br><small class="muted">{escape(project.code)}'
                f'</small>{"" if project.linked else pill}</th>')
         opening = f'<td><div id="cell-{pk}-'
-        for day, cell_id_end, dash, column in columns:
+        for day, cell_id_end, dash, column in pieces:
             append(opening)
             append(cell_id_end)
             cell = get((pk, day))
