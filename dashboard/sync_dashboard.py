@@ -110,6 +110,8 @@ def sync_dashboard(request: HttpRequest, integration_id: int) -> HttpResponse:
     # passed through the template, every enclosing node list (the {% if %}, the include, the
     # block, the base) copied them twice, joining its parts and marking the result safe.
     rows, context["grid_rows"] = context["grid_rows"], _GRID_ROWS_SLOT
+    context["day_header_cells"] = sync_grid.day_header_cells(context["days"])
+    context["total_cells"] = sync_grid.total_cells(context["totals"])
     return HttpResponse(render_to_string(template, context, request)
                         .replace(_GRID_ROWS_SLOT, rows, 1))
 
