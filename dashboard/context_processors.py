@@ -14,7 +14,10 @@ def organization(request: HttpRequest) -> dict[str, Any]:
         return {}
     membership = getattr(request, "membership", None)
     context: dict[str, Any] = {
-        "switchable_memberships": selectors.memberships_for_user(user=user),
+        # Read with the membership by organization_view; other pages (no organization in
+        # their address) read it here.
+        "switchable_memberships": getattr(request, "switchable_memberships", None)
+        or selectors.memberships_for_user(user=user),
         "membership": membership,
         "organization": getattr(request, "organization", None),
     }

@@ -17,12 +17,14 @@ LAST_ORGANIZATION_KEY = "last_organization_slug"
 
 
 def organization_view(view: View) -> View:
-    """Sets request.membership and request.organization from the `organization_slug` kwarg."""
+    """Sets request.membership and request.organization from the `organization_slug` kwarg,
+    and request.switchable_memberships (the header's organization switcher) from the same
+    query."""
 
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, organization_slug: str, *args: Any, **kwargs: Any):
-        membership = selectors.membership_for_slug(
+        membership, request.switchable_memberships = selectors.membership_and_switcher(
             user=request.user, organization_slug=organization_slug
         )
         request.membership = membership
