@@ -69,6 +69,7 @@ class QuickBooksCompany:
     classes: dict[str, ListElement] = field(default_factory=dict)
     time_tracking: dict[str, TimeTrackingTxn] = field(default_factory=dict)
     requests_seen: list[str] = field(default_factory=list)  # every qbXML request, as sent
+    _iterators: dict[str, list[ListElement]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -216,7 +217,22 @@ class QuickBooksCompany:
                  "ItemService": self.items, "PayrollItemWage": self.wage_items,
                  "Class": self.classes}.get(kind, {})
         answer = Element(f"{name}Rs", requestID=request.get("requestID", ""))
-        for element in where.values():
+        elements = list(where.values())
+        if request.get("iterator"):
+            # QuickBooks' iterators: MaxReturned at a time, the rest after iteratorID.
+            page = int(request.findtext("MaxReturned") or len(elements) or 1)
+            if request.get("iterator") == "Start":
+                iterator_id = f"{{{next(self._ids):08X}-0000-0000-0000-000000000000}}"
+                self._iterators[iterator_id] = elements
+            else:
+                iterator_id = request.get("iteratorID", "")
+                if iterator_id not in self._iterators:
+                    return _status(answer, 3170, "The iterator has expired or does not exist.")
+            elements = self._iterators[iterator_id][:page]
+            rest = self._iterators[iterator_id] = self._iterators[iterator_id][page:]
+            answer.set("iteratorRemainingCount", str(len(rest)))
+            answer.set("iteratorID", iterator_id)
+        for element in elements:
             ret = SubElement(answer, f"{kind}Ret")
             SubElement(ret, "ListID").text = element.list_id
             SubElement(ret, "Name").text = element.name
@@ -231,10 +247,7 @@ class QuickBooksCompany:
                 SubElement(ret, "LastName").text = element.last_name
             if element.account_number:
                 SubElement(ret, "AccountNumber").text = element.account_number
-        if request.get("iterator"):
-            answer.set("iteratorRemainingCount", "0")
-            answer.set("iteratorID", "{00000000-0000-0000-0000-000000000001}")
-        return _status(answer, 0 if where else 1, "Status OK")
+        return _status(answer, 0 if elements else 1, "Status OK")
 
     def _unknown_reference(self, element: Element) -> str:
         for path, known in (("EntityRef/ListID", self.employees),

@@ -267,8 +267,15 @@ def _list_queries(work: Work) -> list[QbxmlRequest]:
 def _take_lists(session: WebConnectorSession, work: Work, answers: dict[str, Response]) -> None:
     for kind in qbxml.LIST_KINDS:
         answer = answers.get(f"{LIST_QUERY}{kind}")
-        if answer is None or not answer.ok:
+        if answer is None:
             continue  # asked again next trip
+        if not answer.ok:
+            # A list this company cannot give (a feature turned off in QuickBooks): read as
+            # empty rather than asked forever; what it lacks shows as unmatched on Mappings.
+            logger.warning("Web Connector: QuickBooks refused the %s list: %s (%s)", kind,
+                           answer.message, answer.status_code)
+            work.list_iterators[kind] = ""
+            continue
         work.lists.setdefault(kind, []).extend(
             {"id": r.list_id, "name": r.name, "full_name": r.full_name, "active": r.is_active,
              "parent": r.parent.list_id if r.parent else "", "fields": r.fields}
@@ -520,6 +527,9 @@ def _plain(stored: dict[str, Any], run: SyncRun) -> RemoteEntry:
 
 def _progress(session: WebConnectorSession, work: Work) -> int:
     """100 when no held run is left and nothing else waits; else an honest share below 100."""
+    if not work.lists_read and work.list_iterators:
+        read = sum(1 for kind in qbxml.LIST_KINDS if work.list_iterators.get(kind) == "")
+        return max(1, min(99, int(100 * read / (len(qbxml.LIST_KINDS) + 1))))
     if not work.runs and not SyncRun.objects.filter(
             integration_id=session.integration_id, state=SyncState.WAITING).exists():
         return 100

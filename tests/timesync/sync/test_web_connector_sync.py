@@ -314,3 +314,26 @@ def test_hand_entered_hours_are_sent_anyway_when_the_integration_says_so(books):
     books.wc.run_session()
 
     assert books.in_quickbooks() == [("ana", Decimal("8.00")), ("ana", Decimal("8.00"))]
+
+
+def test_a_long_customer_list_is_read_page_by_page_in_one_session(live_server):
+    company = QuickBooksCompany()
+    for number in range(600):
+        company.add_customer(f"Customer {number:03}")
+    job = company.add_customer("Harbour Parkade", parent=company.add_customer("Northwind"))
+    organization = factories.OrganizationFactory()
+    project = factories.ProjectFactory(organization=organization, name="Harbour Parkade")
+    integration = Integration.objects.create(organization=organization, name="QuickBooks",
+                                             kind=IntegrationKind.QUICKBOOKS_DESKTOP)
+    sign_in = web_connector.web_connector_account_create(integration=integration)
+    wc = WebConnector(url=f"{live_server.url}/qbwc/", user_name=sign_in.account.user_name,
+                      password=sign_in.password, company=company)
+
+    report = wc.run_session()
+
+    # 602 customers and jobs at 500 a page: two trips, the first one not yet done.
+    assert report.trips == 2
+    assert report.percents[0] < 100
+    assert report.percents[-1] == 100
+    assert ProjectLink.objects.get(integration=integration, project=project
+                                   ).remote_project_id == job
