@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -51,6 +53,9 @@ BUSY = "busy"
 FAILURE_LIMIT = 10
 FAILURE_WINDOW = timedelta(minutes=15)
 PASSWORD_BYTES = 18  # 24 characters of URL-safe text: typed once into the Web Connector
+# Longer than any call takes (a trip of blocks_per_trip operations): a lock left by a process
+# that died frees itself.
+SESSION_CALL_LOCK_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -233,7 +238,23 @@ def qbwc_send_request(*, ticket: str, company_file: str) -> str:
         _fail_session(session, refusal)
         _give_back_all(session)
         return ""
-    return trips.next_message_set(session)
+    with _one_call_at_a_time(session) as mine:
+        return trips.next_message_set(session) if mine else ""
+
+
+@contextmanager
+def _one_call_at_a_time(session: WebConnectorSession) -> Iterator[bool]:
+    """The Web Connector calls one at a time; anyone else holding the ticket and calling at the
+    same moment gets nothing (False) rather than a second trip built from the same state. A
+    lock in the cache (Redis in production), released at the end of the call, or after
+    SESSION_CALL_LOCK_SECONDS should its process die."""
+    key = f"qbwc-session-call:{session.pk}"
+    mine = cache.add(key, 1, timeout=SESSION_CALL_LOCK_SECONDS)
+    try:
+        yield mine
+    finally:
+        if mine:
+            cache.delete(key)
 
 
 def _company_file_refusal(session: WebConnectorSession, company_file: str) -> str:
@@ -280,7 +301,8 @@ def qbwc_receive_response(*, ticket: str, response: str, hresult: str, message: 
         _give_back_all(session)
         return -1
     try:
-        return trips.take_responses(session, response)
+        with _one_call_at_a_time(session) as mine:
+            return trips.take_responses(session, response) if mine else -1
     except (QbxmlError, XMLRejected) as error:
         _fail_session(session, f"QuickBooks' answer could not be read ({error}); what was sent "
                                "is checked in QuickBooks at the next session.")

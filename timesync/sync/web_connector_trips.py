@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.db import transaction
 from django.utils import timezone
 
 from connectors.base import (
@@ -124,10 +123,9 @@ class Work:
 
 
 def next_message_set(session: WebConnectorSession) -> str:
-    """The qbXML for the next trip, or "" when the session has nothing more to send."""
-    with transaction.atomic():
-        # One trip at a time per session, whatever a caller with the ticket does.
-        session = WebConnectorSession.objects.select_for_update().get(pk=session.pk)
+    """The qbXML for the next trip, or "" when the session has nothing more to send. The caller
+    holds the session's call lock (web_connector.py): one call of a session at a time."""
+    session = WebConnectorSession.objects.get(pk=session.pk)
     work = Work.of(session)
     # Sent and never answered (the Web Connector asked again without answering): unknown.
     work.sent.clear()
@@ -316,9 +314,9 @@ def _person_name(row: dict[str, Any]) -> str:
 
 
 def take_responses(session: WebConnectorSession, response_xml: str) -> int:
-    """Every answer to the engine; returns the session's progress in percent."""
-    with transaction.atomic():
-        session = WebConnectorSession.objects.select_for_update().get(pk=session.pk)
+    """Every answer to the engine; returns the session's progress in percent. The caller holds
+    the session's call lock."""
+    session = WebConnectorSession.objects.get(pk=session.pk)
     work = Work.of(session)
     answers = {answer.request_id: answer
                for answer in qbxml.read_responses(response_xml.encode("utf-8"))}

@@ -4,6 +4,7 @@ qbXML request it receives is validated against Intuit's schema."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -337,3 +338,35 @@ def test_a_long_customer_list_is_read_page_by_page_in_one_session(live_server):
     assert report.percents[-1] == 100
     assert ProjectLink.objects.get(integration=integration, project=project
                                    ).remote_project_id == job
+
+
+def test_two_calls_with_one_ticket_at_once_build_one_trip_not_two(books, monkeypatch):
+    from timesync.sync import web_connector_trips
+
+    books.shift("ana")
+    books.sync()
+    ticket = books.wc.call("authenticate", strUserName=books.wc.user_name,
+                           strPassword=books.wc.password)[0]
+    inside, release = threading.Event(), threading.Event()
+    claim = web_connector_trips._claim_waiting
+
+    def held_inside(session, work):  # the first call stops here, holding the session
+        inside.set()
+        release.wait(10)
+        claim(session, work)
+
+    monkeypatch.setattr(web_connector_trips, "_claim_waiting", held_inside)
+    send = {"ticket": ticket, "strHCPResponse": "", "strCompanyFileName": books.wc.company_file,
+            "qbXMLCountry": "US", "qbXMLMajorVers": "13", "qbXMLMinorVers": "0"}
+    first: list[str] = []
+    caller = threading.Thread(target=lambda: first.append(books.wc.call("sendRequestXML",
+                                                                        **send)))
+    caller.start()
+    assert inside.wait(10)
+
+    second = books.wc.call("sendRequestXML", **send)
+    release.set()
+    caller.join(20)
+
+    assert second == ""
+    assert "<TimeTrackingQueryRq" in first[0]  # the one trip: the day read before any add
