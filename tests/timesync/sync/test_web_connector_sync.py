@@ -351,8 +351,9 @@ def test_two_calls_with_one_ticket_at_once_build_one_trip_not_two(books, monkeyp
     claim = web_connector_trips._claim_waiting
 
     def held_inside(session, work):  # the first call stops here, holding the session
-        inside.set()
-        release.wait(10)
+        if not inside.is_set():
+            inside.set()
+            release.wait(10)
         claim(session, work)
 
     monkeypatch.setattr(web_connector_trips, "_claim_waiting", held_inside)
