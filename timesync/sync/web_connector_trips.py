@@ -328,11 +328,11 @@ def take_responses(session: WebConnectorSession, response_xml: str) -> int:
               for request_id, answer in answers.items()
               if request_id.startswith(DAY_QUERY) and answer.ok}
     held = {run.pk: run for run in _held_runs(work)}
+    for records in day_of.values():  # once per day answered, whatever the runs of that day
+        _keep_versions(session.integration_id, records)
     for run in held.values():
-        if run.work_date in day_of:
-            _keep_versions(run, day_of[run.work_date])
-            if run.pk in work.refresh:
-                work.refresh.remove(run.pk)
+        if run.work_date in day_of and run.pk in work.refresh:
+            work.refresh.remove(run.pk)
     results: dict[int, list[OpResult]] = {}
     for op_id, stored in work.sent.items():
         op = _op_from_json(stored)
@@ -467,14 +467,17 @@ def _remote(record: TimeTrackingRecord, op: RemoteOp) -> RemoteEntry:
     return replace(entry, version=record.edit_sequence)
 
 
-def _keep_versions(run: SyncRun, records: tuple[TimeTrackingRecord, ...]) -> None:
-    """What QuickBooks says of our entries' EditSequences, kept for the next edit."""
-    for record in records:
-        if record.external_guid and record.edit_sequence:
-            ExternalRecord.objects.filter(
-                integration_id=run.integration_id, remote_id=record.txn_id,
-            ).exclude(remote_version=record.edit_sequence).update(
-                remote_version=record.edit_sequence)
+def _keep_versions(integration_id: int, records: tuple[TimeTrackingRecord, ...]) -> None:
+    """What QuickBooks says of our entries' EditSequences, kept for the next edit: one read for
+    the day, a write only for those that changed (a day holds a thousand entries)."""
+    versions = {record.txn_id: record.edit_sequence for record in records
+                if record.external_guid and record.edit_sequence}
+    held = ExternalRecord.objects.filter(integration_id=integration_id,
+                                         remote_id__in=list(versions)).values_list(
+        "pk", "remote_id", "remote_version")
+    for pk, txn_id, version in held:
+        if version != versions[txn_id]:
+            ExternalRecord.objects.filter(pk=pk).update(remote_version=versions[txn_id])
 
 
 def _read_back(run: SyncRun, work: Work, records: tuple[TimeTrackingRecord, ...]) -> None:
